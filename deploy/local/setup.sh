@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create .venv and install the platform, the local stack and the test tools. Idempotent:
+# reinstalls only when a dependency file changed.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+python="${PYTHON:-python3}"
+"$python" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or later is required"'
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=.venv/.installed
+inputs=$(cat libs/plumbing/pyproject.toml services/*/pyproject.toml deploy/local/requirements.txt \
+  tests/requirements.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/pip install --quiet --disable-pip-version-check \
+    -e libs/plumbing $(printf -- '-e %s ' services/*/) \
+    -r deploy/local/requirements.txt -r tests/requirements.txt
+  echo "$inputs" > "$stamp"
+fi

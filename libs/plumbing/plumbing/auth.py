@@ -1,0 +1,166 @@
+"""Who is calling: people with signed JWTs, contractor companies with API keys.
+
+Every endpoint states who may call it with ``@allow(...)``; the statement is also
+written into the OpenAPI document. Roles: facilitator, buyer, operator (JWT) and
+contractor (API key). People are scoped to the territories listed in their token.
+"""
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+
+import jwt
+from flask import current_app, g, request
+from flask_smorest import Blueprint
+
+from .problems import problem
+from .settings import Settings
+
+PERSON_ROLES = ("facilitator", "buyer", "operator")
+ROLES = PERSON_ROLES + ("contractor",)
+ROLE_LABELS_FR = {"facilitator": "facilitateur", "buyer": "acheteur", "operator": "opérateur",
+                  "contractor": "entreprise attributaire"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    territories: frozenset[str]
+    siret: str | None = None  # the company, for a contractor
+    buyer_id: str | None = None  # the buyer organisation, for a buyer
+
+    def covers(self, territories) -> bool:
+        """True when the caller works in at least one of these territories."""
+        return bool(self.territories & set(territories))
+
+
+class TokenVerifier:
+    """Verifies JWTs with a shared secret (local), a PEM public key or a JWKS endpoint."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        s = self.settings
+        if self._jwks is not None:
+            key, algorithms = self._jwks.get_signing_key_from_jwt(token).key, ["RS256", "ES256", "PS256"]
+        elif s.jwt_public_key:
+            key, algorithms = s.jwt_public_key, ["RS256", "ES256", "PS256"]
+        else:
+            key, algorithms = s.jwt_secret, ["HS256"]
+        claims = jwt.decode(token, key, algorithms=algorithms, issuer=s.jwt_issuer, audience=s.jwt_audience,
+                            options={"require": ["sub", "exp"], "verify_aud": bool(s.jwt_audience)})
+        role = claims.get("role")
+        territories = claims.get("territories")
+        if role not in PERSON_ROLES or not isinstance(territories, list):
+            raise jwt.InvalidTokenError("role or territories claim missing")
+        return Principal(subject=str(claims["sub"]), role=role, territories=frozenset(territories),
+                         buyer_id=claims.get("buyer_id"))
+
+
+def issue_token(secret: str, subject: str, role: str, territories: list[str], hours: float = 12,
+                issuer: str | None = None, audience: str | None = None, buyer_id: str | None = None) -> str:
+    """A development token signed with the shared secret (production tokens come from the IdP)."""
+    if role not in PERSON_ROLES:
+        raise ValueError(f"role must be one of {', '.join(PERSON_ROLES)}")
+    now = datetime.now(timezone.utc)
+    claims = {"sub": subject, "role": role, "territories": territories, "iat": now,
+              "exp": now + timedelta(hours=hours)}
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    if buyer_id:
+        claims["buyer_id"] = buyer_id
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# --- API keys -----------------------------------------------------------------------------
+API_KEY_PREFIX = "ck"
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """Returns (key id, the key shown once, its hash to store)."""
+    key_id = secrets.token_hex(6)
+    key = f"{API_KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    return key_id, key, hash_api_key(key)
+
+
+def hash_api_key(key: str) -> str:
+    # The secret part has 256 bits of entropy: a plain SHA-256 cannot be brute-forced.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_id(key: str) -> str | None:
+    parts = key.split("_", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == API_KEY_PREFIX else None
+
+
+def api_key_matches(key: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_api_key(key), stored_hash)
+
+
+# --- Flask side ---------------------------------------------------------------------------
+def _authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        try:
+            return current_app.extensions["token_verifier"].verify(credentials.strip())
+        except jwt.PyJWTError:
+            raise problem(401, "Jeton d'authentification invalide ou expiré.")
+    api_key = request.headers.get("X-API-Key") or (credentials.strip() if scheme.lower() == "apikey" else "")
+    if api_key:
+        resolve = current_app.extensions.get("api_key_resolver")
+        principal = resolve(api_key) if resolve else None
+        if principal is None:
+            raise problem(401, "Clé d'API inconnue ou révoquée.")
+        return principal
+    raise problem(401, "Authentification requise : présentez un jeton (Authorization: Bearer …) "
+                       "ou une clé d'API (X-API-Key).")
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def allow(*roles: str):
+    """Restrict an endpoint to these roles; 401 without credentials, 403 for another role."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+    security = [{"bearerAuth": []}] if set(roles) & set(PERSON_ROLES) else []
+    if "contractor" in roles:
+        security.append({"apiKeyAuth": []})
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            principal = _authenticate()
+            if principal.role not in roles:
+                allowed = ", ".join(ROLE_LABELS_FR[r] for r in roles)
+                raise problem(403, f"Action réservée aux profils : {allowed}.")
+            g.principal = principal
+            return func(*args, **kwargs)
+        wrapper._allowed_roles = roles
+        return Blueprint.doc(security=security, **{"x-allowed-roles": list(roles)})(wrapper)
+    return decorator
+
+
+def require_territory(territories, what: str = "cette ressource") -> None:
+    """403 unless the caller works in one of these territories."""
+    if not g.principal.covers(territories):
+        raise problem(403, f"Vous n'intervenez sur aucun des territoires de {what}.")
+
+
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "Facilitateurs, acheteurs et opérateurs : jeton signé portant "
+                                  "le rôle et les territoires."},
+    "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                   "description": "Entreprises attributaires : clé d'API remise par un facilitateur."},
+}

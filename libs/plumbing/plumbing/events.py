@@ -1,0 +1,63 @@
+"""The one envelope every event travels in, and its marshmallow schema (JSON on the wire)."""
+import json
+import uuid
+from dataclasses import dataclass, field, asdict
+from datetime import datetime, timezone
+
+import marshmallow as ma
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    producer: str
+    key: str
+    territories: list[str]
+    payload: dict
+    version: int = 1
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+
+
+class EventSchema(ma.Schema):
+    id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    type = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z_]+\.[a-z_]+$"))
+    version = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    time = ma.fields.String(required=True)
+    producer = ma.fields.String(required=True)
+    territories = ma.fields.List(ma.fields.String(), required=True)
+    key = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
+    payload = ma.fields.Dict(required=True)
+
+    @ma.post_load
+    def make(self, data, **kwargs):
+        return Event(**data)
+
+
+_schema = EventSchema()
+
+
+def encode(event: Event) -> bytes:
+    return json.dumps(asdict(event), separators=(",", ":")).encode()
+
+
+def decode(raw: bytes) -> Event:
+    """Parse and validate an envelope; raises ValueError with the reason when it is not one."""
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    try:
+        return _schema.load(data)
+    except ma.ValidationError as exc:
+        raise ValueError(f"not an event envelope: {exc.messages}") from None
+
+
+def to_dict(event: Event) -> dict:
+    return asdict(event)
+
+
+def from_dict(data: dict) -> Event:
+    return Event(**data)

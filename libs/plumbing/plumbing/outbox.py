@@ -1,0 +1,88 @@
+"""Reliable publication: an aggregate stores the events it emits in its own document.
+
+The business write and the intention to publish are one MongoDB document write, so
+they succeed or fail together (no multi-document transaction needed). A relay
+publishes pending events with acks=all, then removes them from the document. A crash
+between the two publishes them again: consumers are idempotent, so nothing is lost
+and nothing is counted twice.
+
+Concurrent writers are detected with a revision number (optimistic concurrency):
+``commit()`` raises ``ConcurrentUpdate`` when the document changed since it was read.
+"""
+import logging
+
+import mongoengine as me
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
+
+from . import events
+from .logs import request_id_var
+
+log = logging.getLogger(__name__)
+
+
+class ConcurrentUpdate(Exception):
+    """The document changed since it was read; reload and try again."""
+
+
+retry_on_conflict = retry(retry=retry_if_exception_type(ConcurrentUpdate),
+                          stop=stop_after_attempt(20), wait=wait_random(0, 0.05), reraise=True)
+
+
+class OutboxDocument(me.Document):
+    meta = {"abstract": True, "indexes": ["has_outbox"]}
+
+    revision = me.IntField(default=0)
+    outbox = me.ListField(me.DictField())
+    has_outbox = me.BooleanField(default=False)
+
+    def record(self, event: events.Event) -> None:
+        """Queue an event for publication; it is stored by the next ``commit()``."""
+        item = {"event": events.to_dict(event), "request_id": request_id_var.get()}
+        self.outbox = list(self.outbox) + [item]  # whole-list $set: portable on every server
+        self.has_outbox = True
+
+    def commit(self):
+        """Save the document and its pending events in one write, or raise ConcurrentUpdate."""
+        expected = self.revision
+        self.revision = expected + 1
+        try:
+            if expected == 0:
+                self.save(force_insert=True)
+            else:
+                self.save(save_condition={"revision": expected})
+        except me.errors.SaveConditionError:
+            self.revision = expected
+            raise ConcurrentUpdate(f"{type(self).__name__} {self.pk} changed meanwhile") from None
+        return self
+
+
+def relay_once(producer, topic: str, documents: list[type[OutboxDocument]], batch: int = 200) -> int:
+    """Publish the pending events of every document class; returns how many were published."""
+    published = 0
+    for cls in documents:
+        collection = cls._get_collection()
+        for raw in collection.find({"has_outbox": True}, {"outbox": 1}).limit(batch):
+            items = raw.get("outbox") or []
+            for item in items:
+                event = events.from_dict(item["event"])
+                headers = [("request-id", (item.get("request_id") or "").encode())]
+                producer.send(topic, key=event.key.encode(), value=events.encode(event), headers=headers)
+            producer.flush()  # acks=all: the broker holds them before they leave the document
+            _forget(collection, raw["_id"], {i["event"]["id"] for i in items})
+            published += len(items)
+    return published
+
+
+def _forget(collection, doc_id, published_ids: set[str]) -> None:
+    """Remove published events, keeping any recorded meanwhile (retried on a concurrent write)."""
+    while True:
+        current = collection.find_one({"_id": doc_id}, {"outbox": 1, "revision": 1})
+        if current is None:
+            return
+        remaining = [i for i in current.get("outbox") or [] if i["event"]["id"] not in published_ids]
+        result = collection.update_one(
+            {"_id": doc_id, "revision": current["revision"]},
+            {"$set": {"outbox": remaining, "has_outbox": bool(remaining),
+                      "revision": current["revision"] + 1}})
+        if result.matched_count:
+            return

@@ -1,0 +1,87 @@
+"""Settings read from environment variables and validated once, at start-up."""
+from dataclasses import dataclass, field
+
+from environs import Env, EnvValidationError
+
+
+class SettingsError(RuntimeError):
+    """Raised at start-up when the environment does not describe a runnable service."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    mongodb_url: str
+    mongodb_db: str
+    kafka_bootstrap_servers: list[str]
+    kafka_topic_partitions: int
+    kafka_replication_factor: int
+    kafka_session_timeout_ms: int
+    kafka_heartbeat_interval_ms: int
+    jwt_secret: str | None
+    jwt_public_key: str | None
+    jwks_url: str | None
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    log_level: str
+    relay_interval_s: float
+    topic_prefix: str
+    extra: dict = field(default_factory=dict)
+
+    def events_topic(self, service: str) -> str:
+        """The topic a service publishes its events on."""
+        return f"{self.topic_prefix}{service}.events"
+
+    @property
+    def topic(self) -> str:
+        return self.events_topic(self.service)
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """Where this service's consumers put the events they cannot apply."""
+        return f"{self.topic_prefix}{self.service}.deadletter"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}{self.service}"
+
+
+def load_settings(service: str, extra=None) -> Settings:
+    """Read the common settings and the service's own (``extra``: name -> reader).
+
+    Every problem is reported at once, so an operator fixes the environment in one go.
+    ``extra`` maps a setting name to a function ``(env) -> value``.
+    """
+    env = Env(eager=False, expand_vars=True)
+    values = dict(
+        service=service,
+        mongodb_url=env.str("MONGODB_URL", "mongodb://127.0.0.1:27017"),
+        mongodb_db=env.str("MONGODB_DB", service),
+        kafka_bootstrap_servers=env.list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"]),
+        kafka_topic_partitions=env.int("KAFKA_TOPIC_PARTITIONS", 3, validate=lambda n: n >= 1),
+        kafka_replication_factor=env.int("KAFKA_REPLICATION_FACTOR", 1, validate=lambda n: n >= 1),
+        kafka_session_timeout_ms=env.int("KAFKA_SESSION_TIMEOUT_MS", 6000),
+        kafka_heartbeat_interval_ms=env.int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000),
+        jwt_secret=env.str("AUTH_JWT_SECRET", None),
+        jwt_public_key=env.str("AUTH_JWT_PUBLIC_KEY", None),
+        jwks_url=env.str("AUTH_JWKS_URL", None),
+        jwt_issuer=env.str("AUTH_JWT_ISSUER", None),
+        jwt_audience=env.str("AUTH_JWT_AUDIENCE", None),
+        log_level=env.str("LOG_LEVEL", "INFO", validate=lambda v: v.upper() in
+                          {"DEBUG", "INFO", "WARNING", "ERROR"}),
+        relay_interval_s=env.float("OUTBOX_RELAY_INTERVAL_S", 0.2),
+        # Lets several regions (or test runs) share one Kafka cluster without seeing each other.
+        topic_prefix=env.str("KAFKA_TOPIC_PREFIX", ""),
+        extra={name: read(env) for name, read in (extra or {}).items()},
+    )
+    try:
+        env.seal()
+    except EnvValidationError as exc:
+        problems = "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in exc.error_messages.items())
+        raise SettingsError(f"invalid environment for the {service} service: {problems}") from None
+    if not (values["jwt_secret"] or values["jwt_public_key"] or values["jwks_url"]):
+        raise SettingsError(
+            f"invalid environment for the {service} service: set one of AUTH_JWT_SECRET "
+            "(local development), AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL to verify tokens")
+    return Settings(**values)
+

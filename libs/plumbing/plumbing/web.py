@@ -1,0 +1,129 @@
+"""What every service's Flask app shares: the factory skeleton, request ids, health, CLI."""
+import logging
+import time
+
+import click
+import mongoengine as me
+from flask import Blueprint, Flask, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
+
+from .auth import SECURITY_SCHEMES, TokenVerifier, issue_token
+from .kafka import broker_reachable, ensure_topics
+from .logs import configure_logging, new_request_id, request_id_var
+from .problems import ProblemApi, problem_response
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def connect_database(settings: Settings) -> None:
+    me.disconnect()
+    me.connect(db=settings.mongodb_db, host=settings.mongodb_url, tz_aware=True,
+               uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
+
+
+class _JSONProvider(DefaultJSONProvider):
+    ensure_ascii = False  # French text stays readable in responses
+    sort_keys = False
+
+
+def create_service_app(settings: Settings, *, title: str, description: str, blueprints,
+                       api_key_resolver=None, consumes: list[str] = ()) -> Flask:
+    """Build the Flask app of one service: database, auth, problem errors, docs, health, CLI."""
+    configure_logging(settings.service, settings.log_level)
+    connect_database(settings)
+    app = Flask(settings.service)
+    app.json = _JSONProvider(app)
+    app.config.update(
+        API_TITLE=title, API_VERSION="v1", OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX=f"/docs/{settings.service}", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={"info": {"description": description},
+                          "components": {"securitySchemes": SECURITY_SCHEMES}},
+    )
+    app.extensions["settings"] = settings
+    app.extensions["token_verifier"] = TokenVerifier(settings)
+    if api_key_resolver is not None:
+        app.extensions["api_key_resolver"] = api_key_resolver
+    api = ProblemApi(app)
+    for blp in blueprints:
+        api.register_blueprint(blp)
+    app.register_blueprint(health)
+    _track_requests(app)
+    _register_cli(app, [settings.topic, settings.dead_letter_topic,
+                        *(settings.events_topic(service) for service in consumes)])
+    return app
+
+
+def _track_requests(app: Flask) -> None:
+    @app.before_request
+    def start():
+        g.request_id = request.headers.get("X-Request-ID") or new_request_id()
+        g.request_token = request_id_var.set(g.request_id)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if request.endpoint and not request.endpoint.startswith("health."):
+            log.info("request", extra={"method": request.method, "endpoint": request.endpoint,
+                                       "status": response.status_code,
+                                       "ms": round((time.perf_counter() - g.started) * 1000, 1)})
+        return response
+
+    @app.teardown_request
+    def reset(_exc):
+        token = g.pop("request_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+
+health = Blueprint("health", __name__, url_prefix="/health")
+
+
+@health.get("/live")
+def live():
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@health.get("/ready")
+def ready():
+    """The database and the broker answer: the service can do its work."""
+    settings = current_app.extensions["settings"]
+    checks = {"database": _database_answers(), "broker": broker_reachable(settings)}
+    if all(checks.values()):
+        return {"status": "ok", "checks": checks}
+    failing = ", ".join(name for name, ok in checks.items() if not ok)
+    return problem_response(503, f"Le service n'est pas prêt : {failing} injoignable.", checks=checks)
+
+
+def _database_answers() -> bool:
+    try:
+        me.get_db().command("ping")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return False
+
+
+def _register_cli(app: Flask, topics: list[str]) -> None:
+    @app.cli.command("dev-token")
+    @click.option("--role", type=click.Choice(["facilitator", "buyer", "operator"]), required=True)
+    @click.option("--territory", "territories", multiple=True, required=True)
+    @click.option("--subject", default="dev-user")
+    @click.option("--buyer-id", default=None)
+    @click.option("--hours", default=12.0, show_default=True)
+    def dev_token(role, territories, subject, buyer_id, hours):
+        """Print a development JWT signed with AUTH_JWT_SECRET."""
+        settings = current_app.extensions["settings"]
+        if not settings.jwt_secret:
+            raise click.ClickException("AUTH_JWT_SECRET is not set: tokens come from the identity provider")
+        click.echo(issue_token(settings.jwt_secret, subject, role, list(territories), hours,
+                               settings.jwt_issuer, settings.jwt_audience, buyer_id))
+
+    @app.cli.command("create-topics")
+    def create_topics():
+        """Create this service's topics (events, dead letters, and those it consumes)."""
+        created = ensure_topics(current_app.extensions["settings"], topics)
+        click.echo(f"created: {', '.join(created) or 'none (all exist)'}")

@@ -1,0 +1,127 @@
+"""Fixtures shared by every test layer.
+
+The infrastructure is real and reached over sockets. ``TEST_INFRA`` chooses it:
+- ``embedded`` (default): nx-27017 and tansu started as processes for this run;
+- ``url``: existing servers given by ``TEST_MONGODB_URL`` and ``TEST_KAFKA_BOOTSTRAP_SERVERS``;
+- ``docker``: official MongoDB and Apache Kafka images through testcontainers.
+"""
+import importlib
+import os
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+
+import pymongo
+import pytest
+from plumbing.auth import issue_token
+
+from stack import StackConfig, wait_for_port
+from support import TEST_JWT_SECRET, Processes, free_port_block
+
+
+@dataclass(frozen=True)
+class Infra:
+    mongodb_url: str
+    kafka_bootstrap: str
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory):
+    mode = os.environ.get("TEST_INFRA", "embedded")
+    if mode == "url":
+        yield Infra(os.environ["TEST_MONGODB_URL"], os.environ["TEST_KAFKA_BOOTSTRAP_SERVERS"])
+    elif mode == "docker":
+        yield from _docker_infra()
+    else:
+        yield from _embedded_infra(tmp_path_factory.mktemp("infra"))
+
+
+def _embedded_infra(data_dir):
+    config = StackConfig(data_dir=data_dir, base_port=free_port_block(), durable=False)
+    config.prepare_data_dir()
+    processes = Processes(data_dir)
+    for name, (argv, env) in config.infra_commands().items():
+        processes.start(name, argv, env)
+    try:
+        wait_for_port(config.mongo_port)
+        wait_for_port(config.kafka_port)
+        yield Infra(config.mongodb_url, config.kafka_bootstrap)
+    finally:
+        processes.stop_all()
+
+
+def _docker_infra():
+    if not shutil.which("docker") or os.system("docker info >/dev/null 2>&1") != 0:
+        pytest.skip("TEST_INFRA=docker needs a running Docker engine; none answers on this machine")
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    with MongoDbContainer("mongo:7") as mongo, KafkaContainer().with_kraft() as kafka:
+        yield Infra(mongo.get_connection_url(), kafka.get_bootstrap_server())
+
+
+@pytest.fixture
+def isolation():
+    """A unique suffix: one database per test and one topic namespace per test."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def service_env(infra, isolation, monkeypatch):
+    """Point the environment of a service at the test infrastructure; returns a setter."""
+    databases = []
+
+    def configure(service: str, **extra: str) -> str:
+        database = f"t_{service}_{isolation}"
+        databases.append(database)
+        values = {"MONGODB_URL": infra.mongodb_url, "MONGODB_DB": database,
+                  "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "KAFKA_TOPIC_PREFIX": f"t{isolation}.",
+                  "AUTH_JWT_SECRET": TEST_JWT_SECRET, "KAFKA_SESSION_TIMEOUT_MS": "6000",
+                  "OUTBOX_RELAY_INTERVAL_S": "0.05", "LOG_LEVEL": "WARNING", **extra}
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        return database
+
+    yield configure
+    client = pymongo.MongoClient(infra.mongodb_url)
+    for database in databases:
+        client.drop_database(database)
+    client.close()
+
+
+@pytest.fixture
+def topic(isolation):
+    """The name of a service's topic in this test's namespace: ``topic("hours.events")``."""
+    return lambda name: f"t{isolation}.{name}"
+
+
+def bearer(role: str, *territories: str, subject: str = "someone", buyer_id: str | None = None) -> dict:
+    token = issue_token(TEST_JWT_SECRET, subject, role, list(territories), buyer_id=buyer_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth():
+    """``auth("facilitator", "aude-departement")`` -> headers carrying a signed token."""
+    return bearer
+
+
+@pytest.fixture
+def start_worker():
+    """Run a service's real worker (consumer loop and outbox relay) in a thread, stopped at teardown."""
+    running = []
+
+    def start(service: str):
+        module = importlib.import_module(f"{service}.worker")
+        settings = importlib.import_module(f"{service}.app").load()
+        stop = threading.Event()
+        thread = threading.Thread(target=module.run, args=(settings, stop), daemon=True)
+        thread.start()
+        running.append((stop, thread))
+        return settings
+
+    yield start
+    for stop, thread in running:
+        stop.set()
+        thread.join(timeout=30)
