@@ -20,8 +20,9 @@ from pymongo.errors import PyMongoError
 from tenacity import retry, retry_if_exception_type, wait_exponential
 
 from . import events
+from .database import connect_database
 from .kafka import ensure_topics, make_consumer, make_producer
-from .logs import request_id_var
+from .logs import configure_logging, request_id_var
 from .outbox import relay_once
 from .settings import Settings
 
@@ -153,6 +154,14 @@ def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Hand
             consumer.close()
         producer.close()
         log.info("worker stopped")
+
+
+def worker_main(load_settings: Callable[[], Settings], run: Callable[[Settings], None]) -> None:
+    """The ``python -m <service>.worker`` entrypoint: settings, logs, database, then ``run``."""
+    settings = load_settings()
+    configure_logging(f"{settings.service}-worker", settings.log_level)
+    connect_database(settings)
+    run(settings)
 
 
 def _relay_loop(settings: Settings, producer, documents: list, stop: threading.Event) -> None:

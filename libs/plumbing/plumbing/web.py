@@ -8,18 +8,13 @@ from flask import Blueprint, Flask, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from .auth import SECURITY_SCHEMES, TokenVerifier, issue_token
+from .database import connect_database
 from .kafka import broker_reachable, ensure_topics
 from .logs import configure_logging, new_request_id, request_id_var
 from .problems import ProblemApi, problem_response
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def connect_database(settings: Settings) -> None:
-    me.disconnect()
-    me.connect(db=settings.mongodb_db, host=settings.mongodb_url, tz_aware=True,
-               uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
 
 
 class _JSONProvider(DefaultJSONProvider):

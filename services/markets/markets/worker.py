@@ -1,10 +1,8 @@
-"""Kafka worker of the markets service: applies hours events, relays its own events."""
+"""Kafka worker of the markets service: applies the events it consumes, relays its own."""
 import threading
 
-from plumbing.consumer import run_worker
-from plumbing.logs import configure_logging
+from plumbing.consumer import run_worker, worker_main
 from plumbing.settings import Settings
-from plumbing.web import connect_database
 
 from . import handlers
 from .app import load
@@ -15,12 +13,5 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     run_worker(settings, handlers.CONSUMES, handlers.EVENT_HANDLERS, OUTBOX_DOCUMENTS, stop)
 
 
-def main() -> None:
-    settings = load()
-    configure_logging(f"{settings.service}-worker", settings.log_level)
-    connect_database(settings)
-    run(settings)
-
-
 if __name__ == "__main__":
-    main()
+    worker_main(load, run)

@@ -1,0 +1,176 @@
+"""The demo region and the end-to-end slice, driven over HTTP like any client would.
+
+    .venv/bin/python deploy/local/demo.py slice      # against a running local stack
+
+The run command seeds the region with ``seed()``; the end-to-end tests drive ``Slice``.
+"""
+import argparse
+import sys
+import time
+
+import requests
+from plumbing.auth import issue_token
+
+from stack import DEMO_TERRITORIES, StackConfig
+
+CARCASSONNE, DEPARTEMENT, NARBONNE = DEMO_TERRITORIES
+# Demo people live on reserved example domains only (RFC 2606).
+DEMO_FACILITATORS = {
+    CARCASSONNE: ("Claire Martin", "claire.martin@carcassonne-agglo.example"),
+    DEPARTEMENT: ("Karim Benali", "karim.benali@aude.example"),
+    NARBONNE: ("Sophie Garcia", "sophie.garcia@legrandnarbonne.example"),
+}
+DEMO_CONTRACTOR = ("73282932000074", "Bâtiments du Sud Aude")
+
+
+class Platform:
+    """A small HTTP client for the four services of one stack."""
+
+    def __init__(self, config: StackConfig):
+        self.config = config
+        self.http = requests.Session()
+
+    def token(self, role: str, *territories: str, subject: str | None = None) -> dict:
+        token = issue_token(self.config.jwt_secret, subject or f"demo-{role}", role, list(territories))
+        return {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, service: str, path: str, headers=None, json=None, expect=(200, 201, 204)):
+        response = self.http.request(method, self.config.url(service) + path, headers=headers, json=json,
+                                     timeout=30)
+        if response.status_code not in expect:
+            raise RuntimeError(f"{method} {service}{path} -> {response.status_code}: {response.text}")
+        return response.json() if response.content else None
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        for service in ("markets", "participants", "hours", "notifications"):
+            _poll(lambda: self._ready(service), timeout, f"{service} ready")
+
+    def _ready(self, service: str) -> bool:
+        try:
+            return self.http.get(self.config.url(service) + "/health/ready", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+
+def _poll(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def seed(platform: Platform) -> None:
+    """The Aude one-stop shop: its three partner territories and a facilitator to alert in each."""
+    operator = platform.token("operator", *DEMO_TERRITORIES)
+    known = {r["email"] for r in platform.call("GET", "notifications", "/api/v1/recipients", operator) or []}
+    for territory, (name, email) in DEMO_FACILITATORS.items():
+        if email not in known:
+            platform.call("POST", "notifications", "/api/v1/recipients", operator,
+                          {"territory": territory, "name": name, "email": email})
+
+
+class Slice:
+    """A market sized by the formula, awarded, a participant made eligible, hours declared, an alert."""
+
+    def __init__(self, platform: Platform, reference: str | None = None):
+        self.p = platform
+        self.reference = reference or f"DEMO-{int(time.time())}"
+        self.facilitator = platform.token("facilitator", CARCASSONNE, subject="claire.martin")
+
+    def create_lot(self, amount_excl_vat=1_000_000, labour_share=0.5, insertion_rate=0.05, hourly_cost=30):
+        market = self.p.call("POST", "markets", "/api/v1/markets", self.facilitator, {
+            "reference": self.reference, "title": "Réhabilitation du groupe scolaire Jean-Jaurès",
+            "buyer_name": "Commune de Carcassonne", "nature": "works", "lead_territory": CARCASSONNE,
+            "associated_territories": [NARBONNE], "start_date": "2026-01-01", "end_date": "2027-06-30"})
+        return self.p.call("POST", "markets", f"/api/v1/markets/{market['id']}/lots", self.facilitator, {
+            "number": 1, "title": "Gros œuvre", "trade": "maçonnerie", "amount_excl_vat": amount_excl_vat,
+            "labour_share": labour_share, "insertion_rate": insertion_rate, "hourly_cost": hourly_cost})
+
+    def award(self, lot: dict) -> dict:
+        siret, name = DEMO_CONTRACTOR
+        self.p.call("POST", "markets", f"/api/v1/lots/{lot['id']}/award", self.facilitator,
+                    {"contractor_siret": siret, "contractor_name": name})
+        if self.p.call("GET", "hours", f"/api/v1/contractors/{siret}", self.facilitator, expect=(200, 404)) \
+                .get("status") == 404:
+            self.p.call("POST", "hours", "/api/v1/contractors", self.facilitator,
+                        {"siret": siret, "name": name, "territory": CARCASSONNE})
+        key = self.p.call("POST", "hours", f"/api/v1/contractors/{siret}/api-keys", self.facilitator,
+                          {"label": "logiciel de paie"})
+        return {"X-API-Key": key["api_key"]}
+
+    def eligible_participant(self, first_name="Camille", last_name="Exemple") -> str:
+        person = self.p.call("POST", "participants", "/api/v1/participants", self.facilitator, {
+            "territory": CARCASSONNE, "first_name": first_name, "last_name": last_name,
+            "birth_date": "1990-04-12", "sex": "female", "commune": "Carcassonne", "qpv": True})
+        self.p.call("POST", "participants", f"/api/v1/participants/{person['id']}/eligibility",
+                    self.facilitator, {
+                        "criteria": [{"code": "long_term_job_seeker", "months": 18}],
+                        "evidence": {"kind": "attestation France Travail", "reference": "FT-2025-118",
+                                     "date": "2025-12-15", "prescriber": "France Travail Carcassonne"},
+                        "eligible_from": "2026-01-01"})
+        return person["id"]
+
+    def declare(self, api_key: dict, lot_id: str, participant_id: str, month: str, hours: float,
+                wait: float = 60) -> dict:
+        """Post one line; while the hours service has not yet learnt the lot or the participant from
+        their events, the line is refused, so retry until it has (bounded)."""
+        line = {"lot_id": lot_id, "participant_id": participant_id, "month": month, "hours": hours,
+                "mode": "direct_hire", "contract_type": "cdd"}
+        not_yet = {"lot_not_held", "participant_unknown"}
+
+        def attempt():
+            body = self.p.call("POST", "hours", "/api/v1/declarations", api_key, line, expect=(201, 422))
+            return None if body.get("rule") in not_yet else body
+        return _poll(attempt, wait, "the hours service to learn the lot and the participant")
+
+    def lot(self, lot_id: str) -> dict:
+        return self.p.call("GET", "markets", f"/api/v1/lots/{lot_id}", self.facilitator)
+
+    def alerts(self, territory: str, lot_id: str) -> list:
+        headers = self.p.token("facilitator", territory, subject=f"facilitator-{territory}")
+        return [a for a in self.p.call("GET", "notifications", "/api/v1/alerts", headers)
+                if a["lot_id"] == lot_id]
+
+
+def run_slice(platform: Platform, out=print) -> dict:
+    s = Slice(platform)
+    lot = s.create_lot()
+    out(f"1. Marché {s.reference}, lot 1 « Gros œuvre » : quota de {lot['quota']['hours']} heures "
+        "(1 000 000 € × 50 % × 5 % ÷ 30 €/h).")
+    api_key = s.award(lot)
+    out(f"2. Lot attribué à {DEMO_CONTRACTOR[1]} (SIRET {DEMO_CONTRACTOR[0]}), clé d'API remise.")
+    participant_id = s.eligible_participant()
+    out(f"3. Participant éligible enregistré, référence opaque {participant_id}.")
+    months = [f"2026-{m:02d}" for m in range(1, 6)]
+    for month in months:
+        s.declare(api_key, lot["id"], participant_id, month, 170)
+    out(f"4. L'entreprise a déclaré 5 × 170 heures ({', '.join(months)}).")
+    progress = _poll(lambda: (p := s.lot(lot["id"])["progress"])["status"] == "reached" and p, 60,
+                     "the lot to reach its quota")
+    out(f"5. Heures réalisées sur le lot : {progress['realised_hours']:g} h — {progress['status_label']}.")
+    alerts = _poll(lambda: [a for a in s.alerts(NARBONNE, lot["id"]) if a["kind"] == "quota_reached"], 60,
+                   "the quota-reached alert")
+    out(f"6. Alerte pour les facilitateurs de Carcassonne Agglo et du Grand Narbonne : "
+        f"{alerts[0]['title']} — {alerts[0]['message']}")
+    return {"lot": lot, "progress": progress, "alerts": alerts, "participant_id": participant_id}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["slice", "seed"])
+    parser.add_argument("--base-port", type=int, default=8100)
+    args = parser.parse_args()
+    platform = Platform(StackConfig(data_dir=None, base_port=args.base_port))
+    platform.wait_ready()
+    if args.command == "seed":
+        seed(platform)
+    else:
+        run_slice(platform)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

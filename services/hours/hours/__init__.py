@@ -1,0 +1,1 @@
+"""Hours service: contractors declare the hours worked by participants; facilitators validate them."""

@@ -1,0 +1,1 @@
+"""Notifications service: alerts on lots (quota reached, at risk, behind) for the facilitators concerned."""

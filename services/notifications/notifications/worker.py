@@ -1,0 +1,21 @@
+"""Kafka worker of the notifications service: turns markets events into alerts."""
+import threading
+
+from plumbing.consumer import run_worker, worker_main
+from plumbing.settings import Settings
+
+from . import handlers
+from .app import load
+from .store import OUTBOX_DOCUMENTS
+
+
+def run(settings: Settings, stop: threading.Event | None = None) -> None:
+    run_worker(settings, handlers.CONSUMES, handlers.EVENT_HANDLERS, OUTBOX_DOCUMENTS, stop)
+
+
+def main() -> None:
+    worker_main(load, run)
+
+
+if __name__ == "__main__":
+    main()

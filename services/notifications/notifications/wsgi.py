@@ -1,0 +1,4 @@
+"""gunicorn entrypoint: ``gunicorn notifications.wsgi:app``."""
+from .app import create_app
+
+app = create_app()

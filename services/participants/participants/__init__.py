@@ -1,0 +1,1 @@
+"""Participants service: people entering a social clause, their eligibility and counting window."""

@@ -1,0 +1,4 @@
+"""gunicorn entrypoint: ``gunicorn participants.wsgi:app``."""
+from .app import create_app
+
+app = create_app()
