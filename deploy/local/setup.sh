@@ -11,9 +11,14 @@ stamp=.venv/.installed
 inputs=$(cat libs/plumbing/pyproject.toml services/*/pyproject.toml deploy/local/requirements.txt \
   tests/requirements.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ]; then
-  .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install --quiet --disable-pip-version-check \
-    -e libs/plumbing $(printf -- '-e %s ' services/*/) \
-    -r deploy/local/requirements.txt -r tests/requirements.txt
+  echo "Installing the platform into .venv (log: .venv/install.log)…"
+  if ! { .venv/bin/pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/pip install --disable-pip-version-check \
+           -e libs/plumbing $(printf -- '-e %s ' services/*/) \
+           -r deploy/local/requirements.txt -r tests/requirements.txt; } > .venv/install.log 2>&1; then
+    tail -40 .venv/install.log
+    echo "Installation failed; the whole log is in .venv/install.log" >&2
+    exit 1
+  fi
   echo "$inputs" > "$stamp"
 fi

@@ -143,19 +143,21 @@ def test_the_window_ends_the_day_before_the_same_date_n_months_later():
 def test_a_window_from_the_first_of_a_month_ends_on_the_last_day_of_a_month():
     assert counting_window_end(date(2024, 3, 1), 24) == date(2026, 2, 28)
     assert counting_window_end(date(2026, 2, 1), 1) == date(2026, 2, 28)
+    assert counting_window_end(date(2026, 3, 1), 24) == date(2028, 2, 29)
     assert counting_window_end(date(2024, 2, 1), 1) == date(2024, 2, 29)
     assert counting_window_end(date(2026, 1, 1), 12) == date(2026, 12, 31)
 
 
-def test_a_window_from_29_february_is_clipped_to_28_february_before_the_last_day():
-    assert counting_window_end(date(2024, 2, 29), 24) == date(2026, 2, 27)
+def test_a_window_from_29_february_runs_to_the_end_of_february_in_common_years():
+    assert counting_window_end(date(2024, 2, 29), 24) == date(2026, 2, 28)
     assert counting_window_end(date(2024, 2, 29), 48) == date(2028, 2, 28)
-    assert counting_window_end(date(2024, 2, 29), 12) == date(2025, 2, 27)
+    assert counting_window_end(date(2024, 2, 29), 12) == date(2025, 2, 28)
 
 
 def test_a_window_from_31_january_follows_the_month_ends():
-    assert counting_window_end(date(2025, 1, 31), 1) == date(2025, 2, 27)
-    assert counting_window_end(date(2024, 1, 31), 1) == date(2024, 2, 28)
+    assert counting_window_end(date(2025, 1, 31), 1) == date(2025, 2, 28)
+    assert counting_window_end(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert counting_window_end(date(2026, 3, 31), 1) == date(2026, 4, 30)
     assert counting_window_end(date(2025, 1, 31), 2) == date(2025, 3, 30)
     assert counting_window_end(date(2025, 1, 31), 24) == date(2027, 1, 30)
 

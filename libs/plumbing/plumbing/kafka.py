@@ -66,7 +66,8 @@ def broker_reachable(settings: Settings) -> bool:
     """True when the broker answers a metadata request (for readiness probes)."""
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                 client_id=f"{settings.service}-health", request_timeout_ms=2000)
+                                 client_id=f"{settings.service}-health", request_timeout_ms=2000,
+                                 bootstrap_timeout_ms=2000)  # a probe must answer quickly
     except Exception:
         return False
     try:

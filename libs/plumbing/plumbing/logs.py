@@ -38,3 +38,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("kafka").setLevel("WARNING")
+    # at DEBUG the MongoDB driver logs whole commands, documents included: personal data
+    logging.getLogger("pymongo").setLevel("WARNING")

@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 
 from environs import Env, EnvValidationError
+from marshmallow.validate import OneOf, Range
 
 
 class SettingsError(RuntimeError):
@@ -58,8 +59,8 @@ def load_settings(service: str, extra=None) -> Settings:
         mongodb_url=env.str("MONGODB_URL", "mongodb://127.0.0.1:27017"),
         mongodb_db=env.str("MONGODB_DB", service),
         kafka_bootstrap_servers=env.list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"]),
-        kafka_topic_partitions=env.int("KAFKA_TOPIC_PARTITIONS", 3, validate=lambda n: n >= 1),
-        kafka_replication_factor=env.int("KAFKA_REPLICATION_FACTOR", 1, validate=lambda n: n >= 1),
+        kafka_topic_partitions=env.int("KAFKA_TOPIC_PARTITIONS", 3, validate=Range(min=1)),
+        kafka_replication_factor=env.int("KAFKA_REPLICATION_FACTOR", 1, validate=Range(min=1)),
         kafka_session_timeout_ms=env.int("KAFKA_SESSION_TIMEOUT_MS", 6000),
         kafka_heartbeat_interval_ms=env.int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000),
         jwt_secret=env.str("AUTH_JWT_SECRET", None),
@@ -67,8 +68,7 @@ def load_settings(service: str, extra=None) -> Settings:
         jwks_url=env.str("AUTH_JWKS_URL", None),
         jwt_issuer=env.str("AUTH_JWT_ISSUER", None),
         jwt_audience=env.str("AUTH_JWT_AUDIENCE", None),
-        log_level=env.str("LOG_LEVEL", "INFO", validate=lambda v: v.upper() in
-                          {"DEBUG", "INFO", "WARNING", "ERROR"}),
+        log_level=env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])),
         relay_interval_s=env.float("OUTBOX_RELAY_INTERVAL_S", 0.2),
         # Lets several regions (or test runs) share one Kafka cluster without seeing each other.
         topic_prefix=env.str("KAFKA_TOPIC_PREFIX", ""),

@@ -1,7 +1,7 @@
 """Checks on French identifiers, with the messages the people typing them read."""
 import marshmallow as ma
 
-LA_POSTE_SIREN = "356000000"  # its establishments' SIRETs use another key (digit sum multiple of 5)
+LA_POSTE_SIREN = "356000000"  # many of its establishments' SIRETs use another key (digit sum multiple of 5)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -17,8 +17,8 @@ def luhn_valid(digits: str) -> bool:
 def siret_valid(siret: str) -> bool:
     if len(siret) != 14 or not siret.isdigit():
         return False
-    if siret.startswith(LA_POSTE_SIREN):
-        return sum(int(c) for c in siret) % 5 == 0
+    if siret.startswith(LA_POSTE_SIREN) and sum(int(c) for c in siret) % 5 == 0:
+        return True
     return luhn_valid(siret)
 
 

@@ -4,8 +4,9 @@ import time
 
 import click
 import mongoengine as me
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
+from swagger_ui_bundle import swagger_ui_path
 
 from .auth import SECURITY_SCHEMES, TokenVerifier, issue_token
 from .database import connect_database
@@ -33,7 +34,7 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
         API_TITLE=title, API_VERSION="v1", OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX=f"/docs/{settings.service}", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=f"/docs/{settings.service}/swagger-ui/",  # served below: works offline
         API_SPEC_OPTIONS={"info": {"description": description},
                           "components": {"securitySchemes": SECURITY_SCHEMES}},
     )
@@ -45,6 +46,8 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
     for blp in blueprints:
         api.register_blueprint(blp)
     app.register_blueprint(health)
+    app.add_url_rule(f"/docs/{settings.service}/swagger-ui/<path:filename>", "swagger_ui_asset",
+                     lambda filename: send_from_directory(swagger_ui_path, filename))
     _track_requests(app)
     _register_cli(app, [settings.topic, settings.dead_letter_topic,
                         *(settings.events_topic(service) for service in consumes)])

@@ -59,10 +59,17 @@ def age_band(birth_date: date, on: date) -> str:
 
 
 def counting_window_end(eligible_from: date, months: int) -> date:
-    """Last counting day, inclusive: entry + N months - 1 day (month ends clipped: 31/01 + 1 month = 28/02)."""
+    """Last counting day, inclusive: the day before entry + N months.
+
+    When that month has no such day (entry on 31/01, one month), the window runs to the end of
+    that month (28/02) rather than stopping a day short of it.
+    """
     if months < 1:
         raise ValueError("the counting window lasts at least one month")
-    return eligible_from + relativedelta(months=months) - relativedelta(days=1)
+    term = eligible_from + relativedelta(months=months)
+    if term.day < eligible_from.day:  # clipped to the month's last day: the whole month counts
+        return term
+    return term - relativedelta(days=1)
 
 
 def _refuse(code: str, detail: str):

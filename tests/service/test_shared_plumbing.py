@@ -1,0 +1,159 @@
+"""Shared plumbing against the real broker and store: outbox, optimistic writes, request ids, health, docs."""
+import importlib
+
+import mongoengine as me
+import pytest
+from kafka import KafkaProducer
+from plumbing.auth import TokenVerifier
+from plumbing.events import Event
+from plumbing.logs import request_id_var
+from plumbing.outbox import ConcurrentUpdate, OutboxDocument, relay_once
+
+from support import events_of, read_topic, wait_until
+
+SERVICES = ("markets", "participants", "hours", "notifications")
+
+
+class Folder(OutboxDocument):
+    id = me.StringField(primary_key=True)
+    name = me.StringField()
+    meta = {"collection": "test_folders"}
+
+
+def event(n: int) -> Event:
+    return Event(type="folder.renamed", producer="test", key="f1", territories=["aude-departement"],
+                 payload={"n": n})
+
+
+@pytest.fixture
+def database(service_env):
+    service_env("markets")
+    from plumbing.database import connect_database
+    from markets.app import load
+    connect_database(load())
+
+
+@pytest.fixture
+def producer(infra):
+    producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    yield producer
+    producer.close()
+
+
+def test_the_relay_publishes_pending_events_with_their_request_id_then_forgets_them(database, producer, infra,
+                                                                                   topic):
+    token = request_id_var.set("req-42")
+    folder = Folder(id="f1", name="a")
+    folder.record(event(1))
+    folder.record(event(2))
+    folder.commit()
+    request_id_var.reset(token)
+
+    assert relay_once(producer, topic("test.events"), [Folder]) == 2
+    records = read_topic(infra.kafka_bootstrap, topic("test.events"), expect=2)
+    assert [e["payload"]["n"] for e in events_of(records)] == [1, 2]
+    assert dict(records[0].headers)["request-id"] == b"req-42"
+    assert Folder.objects.get(id="f1").outbox == []
+    assert relay_once(producer, topic("test.events"), [Folder]) == 0
+
+
+def test_events_stay_in_their_document_until_the_broker_has_them(database, producer):
+    folder = Folder(id="f1", name="a")
+    folder.record(event(1))
+    folder.commit()
+
+    with pytest.raises(Exception):
+        relay_once(producer, "not a valid topic name!", [Folder])
+
+    assert len(Folder.objects.get(id="f1").outbox) == 1
+
+
+def test_a_stale_copy_cannot_overwrite_a_newer_write(database):
+    Folder(id="f1", name="a").commit()
+    first, second = Folder.objects.get(id="f1"), Folder.objects.get(id="f1")
+    first.name = "b"
+    first.commit()
+    second.name = "c"
+    with pytest.raises(ConcurrentUpdate):
+        second.commit()
+    assert Folder.objects.get(id="f1").name == "b"
+
+
+def test_the_request_id_of_an_http_call_travels_in_the_event_headers(service_env, auth, start_worker, infra,
+                                                                      topic):
+    service_env("markets")
+    from markets.app import create_app
+    client = create_app().test_client()
+    headers = {**auth("facilitator", "aude-departement"), "X-Request-ID": "req-from-the-gateway"}
+    response = client.post("/api/v1/markets", headers=headers, json={
+        "reference": "R1", "title": "T", "buyer_name": "B", "nature": "services",
+        "lead_territory": "aude-departement", "start_date": "2026-01-01", "end_date": "2026-12-31"})
+    assert response.headers["X-Request-ID"] == "req-from-the-gateway"
+    start_worker("markets")
+
+    records = read_topic(infra.kafka_bootstrap, topic("markets.events"))
+    assert dict(records[0].headers)["request-id"] == b"req-from-the-gateway"
+
+
+def test_readiness_reports_an_unreachable_broker_in_french(service_env):
+    service_env("markets", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9")
+    from markets.app import create_app
+    client = create_app().test_client()
+    assert client.get("/health/live").status_code == 200
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json["checks"] == {"database": True, "broker": False}
+    assert ready.json["detail"] == "Le service n'est pas prêt : broker injoignable."
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_is_ready_documents_every_operation_and_its_callers(service_env, service):
+    service_env(service)
+    client = importlib.import_module(f"{service}.app").create_app().test_client()
+    assert client.get("/health/ready").json["status"] == "ok"
+    spec = client.get(f"/docs/{service}/openapi.json").json
+    assert set(spec["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyAuth"}
+    operations = [op for path in spec["paths"].values() for op in path.values() if isinstance(op, dict)]
+    assert operations
+    for operation in operations:
+        assert operation["x-allowed-roles"], operation
+        assert "401" in operation["responses"] or operation["security"], operation
+    page = client.get(f"/docs/{service}/")
+    assert page.status_code == 200 and b"swagger-ui" in page.data
+    assert client.get(f"/docs/{service}/swagger-ui/swagger-ui-bundle.js").status_code == 200  # works offline
+
+
+def test_unknown_addresses_and_methods_get_problem_details(service_env):
+    service_env("hours")
+    from hours.app import create_app
+    client = create_app().test_client()
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    assert missing.json["detail"] == "La ressource demandée n'existe pas."
+    assert client.put("/api/v1/declarations").status_code == 405
+
+
+def test_the_cli_issues_development_tokens(service_env):
+    service_env("participants")
+    from participants.app import create_app
+    app = create_app()
+    result = app.test_cli_runner().invoke(args=["dev-token", "--role", "facilitator", "--territory",
+                                                "aude-departement", "--territory", "aude-grand-narbonne"])
+    assert result.exit_code == 0, result.output
+    principal = TokenVerifier(app.extensions["settings"]).verify(result.output.strip())
+    assert principal.territories == {"aude-departement", "aude-grand-narbonne"}
+
+
+def test_the_cli_creates_the_topics_explicitly(service_env, infra, topic):
+    service_env("hours", KAFKA_TOPIC_PARTITIONS="5")
+    from hours.app import create_app
+    from kafka import KafkaAdminClient
+    result = create_app().test_cli_runner().invoke(args=["create-topics"])
+    assert result.exit_code == 0, result.output
+    admin = KafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    try:
+        wait_until(lambda: topic("hours.events") in admin.list_topics(), what="the topic")
+        described = admin.describe_topics([topic("hours.events"), topic("markets.events")])
+        assert [len(t["partitions"]) for t in described] == [5, 5]
+    finally:
+        admin.close()

@@ -1,0 +1,111 @@
+"""Shared plumbing: settings, event envelope, identifiers, tokens."""
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from plumbing import events
+from plumbing.auth import TokenVerifier, api_key_id, api_key_matches, hash_api_key, issue_token, new_api_key
+from plumbing.settings import SettingsError, load_settings
+from plumbing.validation import siret_valid
+
+
+def test_settings_report_every_problem_at_once_with_a_clear_message(monkeypatch):
+    monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "zero")
+    monkeypatch.setenv("LOG_LEVEL", "CHATTY")
+    monkeypatch.setenv("KAFKA_REPLICATION_FACTOR", "0")
+    monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 40)
+    with pytest.raises(SettingsError) as error:
+        load_settings("markets")
+    message = str(error.value)
+    assert message.startswith("invalid environment for the markets service")
+    for name in ("KAFKA_TOPIC_PARTITIONS", "LOG_LEVEL", "KAFKA_REPLICATION_FACTOR"):
+        assert name in message
+
+
+def test_a_service_refuses_to_start_without_a_way_to_verify_tokens(monkeypatch):
+    for name in ("AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY", "AUTH_JWKS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SettingsError, match="AUTH_JWT_SECRET"):
+        load_settings("hours")
+
+
+def test_settings_have_working_defaults_and_a_topic_namespace(monkeypatch):
+    monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", "occitanie.")
+    settings = load_settings("hours", extra={"ceiling": lambda env: env.int("HOURS_CEILING", 208)})
+    assert settings.kafka_topic_partitions == 3
+    assert settings.topic == "occitanie.hours.events"
+    assert settings.dead_letter_topic == "occitanie.hours.deadletter"
+    assert settings.events_topic("markets") == "occitanie.markets.events"
+    assert settings.extra == {"ceiling": 208}
+
+
+def test_an_event_survives_the_wire_and_a_non_event_is_refused_with_its_reason():
+    event = events.Event(type="lot.awarded", producer="markets", key="lot-1", territories=["aude-departement"],
+                         payload={"lot_id": "lot-1"})
+    assert events.decode(events.encode(event)) == event
+    with pytest.raises(ValueError, match="not JSON"):
+        events.decode(b"\xff garbage")
+    with pytest.raises(ValueError, match="not an event envelope"):
+        events.decode(b'{"type": "lot.awarded"}')
+    with pytest.raises(ValueError, match="not a JSON object"):
+        events.decode(b"[1, 2]")
+
+
+@pytest.mark.parametrize("siret, valid", [("73282932000074", True), ("73282932000075", False),
+                                          ("35600000000048", True),  # La Poste's head office: Luhn
+                                          ("35600000000010", True),  # La Poste: digit sum multiple of 5
+                                          ("3560000000004", False), ("7328293200007A", False)])
+def test_siret_check_key(siret, valid):
+    assert siret_valid(siret) is valid
+
+
+def test_api_keys_are_random_hashed_and_carry_their_id():
+    key_id, key, stored = new_api_key()
+    assert api_key_id(key) == key_id
+    assert stored == hash_api_key(key) and key not in stored
+    assert api_key_matches(key, stored)
+    assert not api_key_matches(key + "x", stored)
+    assert api_key_id("not-a-key") is None
+    assert new_api_key()[1] != key
+
+
+class _Settings:
+    jwt_secret = "s" * 40
+    jwt_public_key = None
+    jwks_url = None
+    jwt_issuer = None
+    jwt_audience = None
+
+
+def test_a_token_gives_role_and_territories_and_a_tampered_one_is_refused():
+    token = issue_token(_Settings.jwt_secret, "claire", "facilitator", ["aude-departement"])
+    principal = TokenVerifier(_Settings).verify(token)
+    assert (principal.role, principal.territories) == ("facilitator", frozenset({"aude-departement"}))
+    with pytest.raises(jwt.InvalidTokenError):
+        TokenVerifier(_Settings).verify(token[:-2] + "xx")
+    expired = issue_token(_Settings.jwt_secret, "claire", "facilitator", ["aude-departement"], hours=-1)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        TokenVerifier(_Settings).verify(expired)
+
+
+def test_production_tokens_are_verified_with_the_identity_providers_public_key():
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    class Production(_Settings):
+        jwt_secret = None
+        jwt_public_key = public_pem
+        jwt_issuer = "https://idp.occitanie.example"
+        jwt_audience = "clauses"
+
+    claims = {"sub": "u1", "role": "buyer", "territories": ["aude-grand-narbonne"], "exp": 4102444800,
+              "iss": Production.jwt_issuer, "aud": "clauses"}
+    principal = TokenVerifier(Production).verify(jwt.encode(claims, private, algorithm="RS256"))
+    assert principal.role == "buyer"
+    with pytest.raises(jwt.InvalidTokenError):  # a token signed with the shared secret is not accepted
+        TokenVerifier(Production).verify(jwt.encode(claims, "s" * 40, algorithm="HS256"))
+    with pytest.raises(jwt.InvalidIssuerError):
+        TokenVerifier(Production).verify(jwt.encode({**claims, "iss": "elsewhere"}, private, algorithm="RS256"))
