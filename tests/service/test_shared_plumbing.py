@@ -3,9 +3,9 @@ import importlib
 
 import mongoengine as me
 import pytest
-from kafka import KafkaProducer
 from plumbing.auth import TokenVerifier
 from plumbing.events import Event
+from plumbing.kafka import Publisher, PublishFailed
 from plumbing.logs import request_id_var
 from plumbing.outbox import ConcurrentUpdate, OutboxDocument, relay_once
 
@@ -34,10 +34,11 @@ def database(service_env):
 
 
 @pytest.fixture
-def producer(infra):
-    producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
-    yield producer
-    producer.close()
+def producer(database):
+    from markets.app import load
+    publisher = Publisher(load())
+    yield publisher
+    publisher.close()
 
 
 def test_the_relay_publishes_pending_events_with_their_request_id_then_forgets_them(database, producer, infra,
@@ -62,7 +63,7 @@ def test_events_stay_in_their_document_until_the_broker_has_them(database, produ
     folder.record(event(1))
     folder.commit()
 
-    with pytest.raises(Exception):
+    with pytest.raises(PublishFailed):
         relay_once(producer, "not a valid topic name!", [Folder])
 
     assert len(Folder.objects.get(id="f1").outbox) == 1

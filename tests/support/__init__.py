@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
+from tenacity import retry, stop_after_attempt
 
 TEST_JWT_SECRET = "test-secret-long-enough-for-hs256-0123456789"
 
@@ -85,12 +86,15 @@ class Processes:
         self.running.clear()
 
 
+@retry(stop=stop_after_attempt(3), reraise=True)
 def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
+    """Put one raw message on a topic, as any outside client would (a fresh producer per attempt:
+    tansu on S3 storage sometimes loses a new producer id when several register at once)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     try:
-        producer.send(topic, key=key, value=value).get(timeout=30)
+        producer.send(topic, key=key, value=value).get(timeout=20)
     finally:
-        producer.close()
+        producer.close(timeout=5)
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 10.0, expect: int = 1) -> list:

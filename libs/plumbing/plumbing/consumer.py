@@ -10,7 +10,6 @@ increments).
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -21,7 +20,7 @@ from tenacity import retry, retry_if_exception_type, wait_exponential
 
 from . import events
 from .database import connect_database
-from .kafka import ensure_topics, make_consumer, make_producer
+from .kafka import Message, Publisher, ensure_topics, make_consumer
 from .logs import configure_logging, request_id_var
 from .outbox import relay_once
 from .settings import Settings
@@ -47,11 +46,11 @@ _transient = retry(retry=retry_if_exception_type(PyMongoError), wait=wait_expone
 
 
 class EventConsumer:
-    def __init__(self, settings: Settings, topics: list[str], handlers: dict[str, Handler], producer):
+    def __init__(self, settings: Settings, topics: list[str], handlers: dict[str, Handler]):
         self.settings = settings
         self.topics = topics
         self.handlers = handlers
-        self.producer = producer
+        self.dead_letters = Publisher(settings)
         self.consumer = None
 
     def start(self):
@@ -71,7 +70,9 @@ class EventConsumer:
 
     def close(self):
         if self.consumer is not None:
-            self.consumer.close(autocommit=False)
+            consumer, self.consumer = self.consumer, None
+            consumer.close(autocommit=False)
+        self.dead_letters.close()
 
     def _apply(self, message) -> None:
         headers = dict(message.headers or [])
@@ -116,9 +117,8 @@ class EventConsumer:
             ("source-offset", str(message.offset).encode()),
             ("consumer-group", self.settings.service.encode()),
         ]
-        self.producer.send(self.settings.dead_letter_topic, key=message.key, value=message.value,
-                           headers=headers)
-        self.producer.flush()
+        # raises PublishFailed when the broker does not take it: the batch is then not committed
+        self.dead_letters.publish([Message(self.settings.dead_letter_topic, message.key, message.value, headers)])
 
 
 def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Handler],
@@ -133,26 +133,29 @@ def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Hand
             signal.signal(sig, lambda *_: stop.set())
     consumes = [settings.events_topic(service) for service in consumes]
     ensure_topics(settings, sorted({settings.topic, settings.dead_letter_topic, *consumes}))
-    producer = make_producer(settings)
-    relay = threading.Thread(target=_relay_loop, args=(settings, producer, outbox_documents, stop),
+    relay = threading.Thread(target=_relay_loop, args=(settings, outbox_documents, stop),
                              name="outbox-relay", daemon=True)
     relay.start()
-    consumer = EventConsumer(settings, consumes, handlers, producer) if consumes else None
+    consumer = EventConsumer(settings, consumes, handlers) if consumes else None
     log.info("worker started", extra={"consumes": consumes})
     try:
-        if consumer:
-            consumer.start()
         while not stop.is_set():
-            if consumer:
-                consumer.poll_once()
-            else:
+            if consumer is None:
                 stop.wait(0.5)
+                continue
+            try:
+                if consumer.consumer is None:
+                    consumer.start()
+                consumer.poll_once()
+            except Exception:  # noqa: BLE001 - start again from the last committed offsets
+                log.exception("consumer failed; reconnecting from the committed offsets")
+                consumer.close()
+                stop.wait(1)
     finally:
         stop.set()
         relay.join(timeout=10)
         if consumer:
             consumer.close()
-        producer.close()
         log.info("worker stopped")
 
 
@@ -164,11 +167,15 @@ def worker_main(load_settings: Callable[[], Settings], run: Callable[[Settings],
     run(settings)
 
 
-def _relay_loop(settings: Settings, producer, documents: list, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            if not relay_once(producer, settings.topic, documents):
-                stop.wait(settings.relay_interval_s)
-        except Exception:  # noqa: BLE001 - keep relaying; pending events stay in their documents
-            log.exception("outbox relay failed; retrying")
-            time.sleep(1)
+def _relay_loop(settings: Settings, documents: list, stop: threading.Event) -> None:
+    publisher = Publisher(settings)
+    try:
+        while not stop.is_set():
+            try:
+                if not relay_once(publisher, settings.topic, documents):
+                    stop.wait(settings.relay_interval_s)
+            except Exception:  # noqa: BLE001 - keep relaying; pending events stay in their documents
+                log.exception("outbox relay failed; retrying")
+                stop.wait(1)
+    finally:
+        publisher.close()

@@ -1,5 +1,6 @@
 """Kafka clients configured once: a reliable producer, explicit topics, group consumers."""
 import logging
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -11,14 +12,59 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-def make_producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=f"{settings.service}-producer",
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-    )
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class PublishFailed(Exception):
+    """The broker did not acknowledge every message; nothing may be treated as published."""
+
+
+class Publisher:
+    """Publishes with acks=all and an idempotent producer, and says so only once the broker has
+    acknowledged every message. A producer that met an error is replaced: kafka-python leaves an
+    idempotent producer unusable after some broker errors."""
+
+    def __init__(self, settings: Settings, ack_timeout_s: float = 30):
+        self.settings = settings
+        self.ack_timeout_s = ack_timeout_s
+        self._producer = None
+
+    def publish(self, messages: list[Message]) -> None:
+        try:
+            producer = self._producer or self._connect()
+            futures = [producer.send(m.topic, key=m.key, value=m.value, headers=m.headers) for m in messages]
+            producer.flush(timeout=self.ack_timeout_s)
+            for future in futures:
+                future.get(timeout=self.ack_timeout_s)  # flush() does not raise for failed sends
+        except Exception as exc:  # noqa: BLE001 - any failure: start again with a fresh producer
+            self.close()
+            raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def _connect(self) -> KafkaProducer:
+        self._producer = KafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.settings.service}-producer",
+            acks="all",
+            enable_idempotence=True,
+            # One request at a time per broker: keeps order on retries everywhere, and tansu on S3
+            # storage loses a batch when two produce requests race for the same partition.
+            max_in_flight_requests_per_connection=1,
+            linger_ms=5,
+        )
+        return self._producer
+
+    def close(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                producer.close(timeout=5)
+            except Exception:  # noqa: BLE001 - it is being discarded anyway
+                log.warning("producer did not close cleanly")
 
 
 def make_consumer(settings: Settings, topics: list[str], group: str | None = None) -> KafkaConsumer:

@@ -15,6 +15,7 @@ import mongoengine as me
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from . import events
+from .kafka import Message, Publisher
 from .logs import request_id_var
 
 log = logging.getLogger(__name__)
@@ -56,21 +57,27 @@ class OutboxDocument(me.Document):
         return self
 
 
-def relay_once(producer, topic: str, documents: list[type[OutboxDocument]], batch: int = 200) -> int:
-    """Publish the pending events of every document class; returns how many were published."""
+def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocument]],
+               batch: int = 200) -> int:
+    """Publish the pending events of every document class; returns how many were published.
+
+    Events leave a document only after the broker acknowledged them (``PublishFailed`` otherwise).
+    """
     published = 0
     for cls in documents:
         collection = cls._get_collection()
         for raw in collection.find({"has_outbox": True}, {"outbox": 1}).limit(batch):
             items = raw.get("outbox") or []
-            for item in items:
-                event = events.from_dict(item["event"])
-                headers = [("request-id", (item.get("request_id") or "").encode())]
-                producer.send(topic, key=event.key.encode(), value=events.encode(event), headers=headers)
-            producer.flush()  # acks=all: the broker holds them before they leave the document
+            publisher.publish([_message(topic, item) for item in items])
             _forget(collection, raw["_id"], {i["event"]["id"] for i in items})
             published += len(items)
     return published
+
+
+def _message(topic: str, item: dict) -> Message:
+    event = events.from_dict(item["event"])
+    return Message(topic, event.key.encode(), events.encode(event),
+                   [("request-id", (item.get("request_id") or "").encode())])
 
 
 def _forget(collection, doc_id, published_ids: set[str]) -> None:
