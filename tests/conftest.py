@@ -7,7 +7,6 @@ The infrastructure is real and reached over sockets. ``TEST_INFRA`` chooses it:
 """
 import importlib
 import os
-import shutil
 import threading
 import uuid
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import pytest
 from plumbing.auth import issue_token
 
 from stack import StackConfig, wait_for_port
-from support import TEST_JWT_SECRET, Processes, free_port_block
+from support import TEST_JWT_SECRET, Processes, docker_engine_answers, free_port_block
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,29 @@ def _embedded_infra(data_dir):
 
 
 def _docker_infra():
-    if not shutil.which("docker") or os.system("docker info >/dev/null 2>&1") != 0:
+    """The official MongoDB and Apache Kafka (KRaft, single node) images, started by testcontainers."""
+    if not docker_engine_answers():
         pytest.skip("TEST_INFRA=docker needs a running Docker engine; none answers on this machine")
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.mongodb import MongoDbContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
 
-    with MongoDbContainer("mongo:7") as mongo, KafkaContainer().with_kraft() as kafka:
-        yield Infra(mongo.get_connection_url(), kafka.get_bootstrap_server())
+    port = free_port_block(1)
+    kafka = DockerContainer("apache/kafka:3.9.1").with_bind_ports(9092, port)
+    for name, value in {"KAFKA_NODE_ID": "1", "KAFKA_PROCESS_ROLES": "broker,controller",
+                        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+                        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+                        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{port}",
+                        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+                        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+                        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+                        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+                        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0"}.items():
+        kafka = kafka.with_env(name, value)
+    with MongoDbContainer("mongo:7") as mongo, kafka:
+        wait_for_logs(kafka, "Kafka Server started", timeout=120)
+        yield Infra(mongo.get_connection_url(), f"127.0.0.1:{port}")
 
 
 @pytest.fixture

@@ -32,6 +32,9 @@ class StackConfig:
     jwt_secret: str = LOCAL_JWT_SECRET
     auto_validate_territories: tuple[str, ...] = tuple(DEMO_TERRITORIES)
     python: str = field(default=sys.executable)
+    # An existing broker and database (then only the services are started here).
+    external_kafka: str | None = None
+    external_mongodb: str | None = None
 
     @property
     def s3_port(self) -> int:
@@ -53,17 +56,20 @@ class StackConfig:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
 
     @property
     def mongodb_url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.mongo_port}"
+        return self.external_mongodb or f"mongodb://127.0.0.1:{self.mongo_port}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
 
     def service_env(self, service: str) -> dict[str, str]:
         """The environment a service's processes run with (the README lists every variable)."""
         return {
             "MONGODB_URL": self.mongodb_url,
-            "MONGODB_DB": service,
+            "MONGODB_DB": f"{self.topic_prefix.replace('.', '_')}{service}",
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "AUTH_JWT_SECRET": self.jwt_secret,

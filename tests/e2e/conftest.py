@@ -1,5 +1,9 @@
 """The whole local stack as separate processes: broker on durable storage, database, four services
-under gunicorn and their workers — the same definitions the run command uses."""
+under gunicorn and their workers — the same definitions the run command uses. With TEST_INFRA=url or
+docker, the services run against that broker and database instead."""
+import os
+import uuid
+
 import pytest
 
 from demo import Platform, seed
@@ -8,16 +12,21 @@ from support import Processes, free_port_block
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(request, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("stack")
-    config = StackConfig(data_dir=data_dir, base_port=free_port_block(), web_workers=2)
-    config.prepare_data_dir()
     processes = Processes(data_dir)
-    infra = config.infra_commands()
-    for name in ("s3", "mongo"):
-        processes.start(name, *infra[name])
-    wait_for_port(config.s3_port)
-    processes.start("kafka", *infra["kafka"])
+    if os.environ.get("TEST_INFRA", "embedded") == "embedded":
+        config = StackConfig(data_dir=data_dir, base_port=free_port_block())
+        config.prepare_data_dir()
+        infra = config.infra_commands()
+        for name in ("s3", "mongo"):
+            processes.start(name, *infra[name])
+        wait_for_port(config.s3_port)
+        processes.start("kafka", *infra["kafka"])
+    else:
+        infra = request.getfixturevalue("infra")
+        config = StackConfig(data_dir=data_dir, base_port=free_port_block(), topic_prefix=f"e{uuid.uuid4().hex[:8]}.",
+                             external_kafka=infra.kafka_bootstrap, external_mongodb=infra.mongodb_url)
     for name, (argv, env) in config.service_commands().items():
         processes.start(name, argv, env)
     platform = Platform(config)

@@ -1,5 +1,6 @@
 """One declaration flowing through the four services, over HTTP and Kafka only."""
 import json
+import signal
 import time
 
 import pytest
@@ -50,21 +51,41 @@ def test_a_killed_markets_worker_loses_nothing_and_counts_nothing_twice(stack):
 
 def test_a_malformed_event_goes_to_the_dead_letter_topic_and_the_next_one_is_applied(stack):
     platform, _ = stack
-    bootstrap = platform.config.kafka_bootstrap
+    config = platform.config
     s = Slice(platform)
     lot = s.create_lot(amount_excl_vat=12_000)  # 10 hours
     api_key = s.award(lot)
     participant_id = s.eligible_participant()
 
-    produce(bootstrap, "hours.events", b'{"type": "declaration.validated", "payload": "garbage"}',
+    produce(config.kafka_bootstrap, config.topic("hours.events"),
+            b'{"type": "declaration.validated", "payload": "garbage"}',
             key=lot["id"].encode())
     s.declare(api_key, lot["id"], participant_id, "2026-02", 12)
 
     wait_until(lambda: s.lot(lot["id"])["progress"]["status"] == "reached", what="the good event applied")
-    dead = [r for r in read_topic(bootstrap, "markets.deadletter", expect=1, timeout=30)
+    dead = [r for r in read_topic(config.kafka_bootstrap, config.topic("markets.deadletter"), expect=1, timeout=30)
             if r.key == lot["id"].encode()]
     assert dead, "the malformed event is not on the dead-letter topic"
     headers = dict(dead[0].headers)
     assert b"not an event envelope" in headers["dead-letter-reason"]
-    assert headers["source-topic"] == b"hours.events"
+    assert headers["source-topic"] == config.topic("hours.events").encode()
     assert json.loads(dead[0].value)["payload"] == "garbage"
+
+
+def test_a_worker_stops_cleanly_on_sigterm_and_the_logs_hold_no_personal_data(stack):
+    platform, processes = stack
+    s = Slice(platform)
+    s.eligible_participant(first_name="Apolline", last_name="Vérancourt")
+
+    assert processes.kill("notifications-worker", signal.SIGTERM) == 0
+    last = json.loads(processes.log("notifications-worker").strip().splitlines()[-1])
+    assert last["message"] == "worker stopped"
+    processes.restart("notifications-worker")
+
+    for name in processes.specs:
+        if name.endswith(("-web", "-worker")):
+            log = processes.log(name)
+            for secret in ("Apolline", "Vérancourt", "Camille", "Exemple", "1990-04-12", "FT-2025-118"):
+                assert secret not in log, f"{secret} appears in the {name} log"
+            json_lines = [line for line in log.splitlines() if line.startswith("{")]
+            assert json_lines and all(json.loads(line)["service"] for line in json_lines)

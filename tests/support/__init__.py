@@ -1,6 +1,7 @@
 """Test support: real processes, waiting, Kafka helpers. No doubles of our own infrastructure."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,10 @@ def _port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def docker_engine_answers() -> bool:
+    return bool(shutil.which("docker")) and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
@@ -64,10 +69,11 @@ class Processes:
         argv, env = self.specs[name]
         return self.start(name, argv, env)
 
-    def kill(self, name: str, sig=signal.SIGKILL) -> None:
+    def kill(self, name: str, sig=signal.SIGKILL) -> int:
+        """Signal a process (SIGKILL by default) and return its exit code."""
         proc = self.running.pop(name)
         os.killpg(proc.pid, sig)
-        proc.wait(timeout=30)
+        return proc.wait(timeout=30)
 
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")
