@@ -43,7 +43,7 @@ class Platform:
 
     def wait_ready(self, timeout: float = 90) -> None:
         for service in ("markets", "participants", "hours", "notifications"):
-            _poll(lambda: self._ready(service), timeout, f"{service} ready")
+            poll(lambda: self._ready(service), timeout, f"{service} ready")
 
     def _ready(self, service: str) -> bool:
         try:
@@ -52,7 +52,8 @@ class Platform:
             return False
 
 
-def _poll(predicate, timeout: float, what: str, interval: float = 0.2):
+def poll(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.1):
+    """Call ``predicate`` until it returns something truthy and return that; TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -125,7 +126,7 @@ class Slice:
         def attempt():
             body = self.p.call("POST", "hours", "/api/v1/declarations", api_key, line, expect=(201, 422))
             return None if body.get("rule") in not_yet else body
-        return _poll(attempt, wait, "the hours service to learn the lot and the participant")
+        return poll(attempt, wait, "the hours service to learn the lot and the participant")
 
     def lot(self, lot_id: str) -> dict:
         return self.p.call("GET", "markets", f"/api/v1/lots/{lot_id}", self.facilitator)
@@ -149,10 +150,10 @@ def run_slice(platform: Platform, out=print) -> dict:
     for month in months:
         s.declare(api_key, lot["id"], participant_id, month, 170)
     out(f"4. L'entreprise a déclaré 5 × 170 heures ({', '.join(months)}).")
-    progress = _poll(lambda: (p := s.lot(lot["id"])["progress"])["status"] == "reached" and p, 60,
+    progress = poll(lambda: (p := s.lot(lot["id"])["progress"])["status"] == "reached" and p, 60,
                      "the lot to reach its quota")
     out(f"5. Heures réalisées sur le lot : {progress['realised_hours']:g} h — {progress['status_label']}.")
-    alerts = _poll(lambda: [a for a in s.alerts(NARBONNE, lot["id"]) if a["kind"] == "quota_reached"], 60,
+    alerts = poll(lambda: [a for a in s.alerts(NARBONNE, lot["id"]) if a["kind"] == "quota_reached"], 60,
                    "the quota-reached alert")
     out(f"6. Alerte pour les facilitateurs de Carcassonne Agglo et du Grand Narbonne : "
         f"{alerts[0]['title']} — {alerts[0]['message']}")

@@ -12,6 +12,8 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer
 from tenacity import retry, stop_after_attempt
 
+from demo import poll
+
 TEST_JWT_SECRET = "test-secret-long-enough-for-hs256-0123456789"
 
 
@@ -37,16 +39,7 @@ def docker_engine_answers() -> bool:
     return bool(shutil.which("docker")) and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    """Poll until ``predicate()`` returns a truthy value; return it, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+wait_until = poll  # a bounded wait, shared with the demo client
 
 
 class Processes:

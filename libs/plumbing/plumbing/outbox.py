@@ -29,21 +29,14 @@ retry_on_conflict = retry(retry=retry_if_exception_type(ConcurrentUpdate),
                           stop=stop_after_attempt(20), wait=wait_random(0, 0.05), reraise=True)
 
 
-class OutboxDocument(me.Document):
-    meta = {"abstract": True, "indexes": ["has_outbox"]}
+class VersionedDocument(me.Document):
+    """A document written only if nobody changed it since it was read (a revision number)."""
+    meta = {"abstract": True}
 
     revision = me.IntField(default=0)
-    outbox = me.ListField(me.DictField())
-    has_outbox = me.BooleanField(default=False)
-
-    def record(self, event: events.Event) -> None:
-        """Queue an event for publication; it is stored by the next ``commit()``."""
-        item = {"event": events.to_dict(event), "request_id": request_id_var.get()}
-        self.outbox = list(self.outbox) + [item]  # whole-list $set: portable on every server
-        self.has_outbox = True
 
     def commit(self):
-        """Save the document and its pending events in one write, or raise ConcurrentUpdate."""
+        """Save the document in one write, or raise ConcurrentUpdate."""
         expected = self.revision
         self.revision = expected + 1
         try:
@@ -55,6 +48,20 @@ class OutboxDocument(me.Document):
             self.revision = expected
             raise ConcurrentUpdate(f"{type(self).__name__} {self.pk} changed meanwhile") from None
         return self
+
+
+class OutboxDocument(VersionedDocument):
+    """An aggregate that publishes events: ``record()`` them, then ``commit()`` writes both at once."""
+    meta = {"abstract": True, "indexes": ["has_outbox"]}
+
+    outbox = me.ListField(me.DictField())
+    has_outbox = me.BooleanField(default=False)
+
+    def record(self, event: events.Event) -> None:
+        """Queue an event for publication; it is stored by the next ``commit()``."""
+        item = {"event": events.to_dict(event), "request_id": request_id_var.get()}
+        self.outbox = list(self.outbox) + [item]  # whole-list $set: portable on every server
+        self.has_outbox = True
 
 
 def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocument]],

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import mongoengine as me
 from plumbing.consumer import Unapplicable
 from plumbing.events import Event
-from plumbing.outbox import ConcurrentUpdate, retry_on_conflict
+from plumbing.outbox import retry_on_conflict
 
 from . import domain
 from .store import Alert, Recipient
@@ -49,14 +49,8 @@ def mark_read(alert_id: str, reader: str) -> Alert:
     alert = Alert.objects.get(id=alert_id)
     if reader in alert.read_by:
         return alert
-    expected = alert.revision
     alert.read_by = list(alert.read_by) + [reader]  # whole-list $set: portable on every server
-    alert.revision = expected + 1
-    try:
-        alert.save(save_condition={"revision": expected})
-    except me.errors.SaveConditionError:
-        raise ConcurrentUpdate(f"alert {alert_id} changed meanwhile") from None
-    return alert
+    return alert.commit()
 
 
 # --- events from the markets service ---------------------------------------------------------
@@ -77,7 +71,7 @@ def apply_lot_event(event: Event) -> None:
                   message=draft.message, territories=list(event.territories), lot_id=draft.lot_id,
                   market_id=draft.market_id, created_at=_now(), recipients=active_emails(event.territories))
     try:
-        alert.save(force_insert=True)
+        alert.commit()
     except me.NotUniqueError:
         return
     log.info("alert raised", extra={"alert_id": alert.id, "kind": alert.kind, "lot_id": alert.lot_id,

@@ -2,6 +2,7 @@
 import uuid
 
 import mongoengine as me
+from plumbing.outbox import VersionedDocument
 
 from .domain import SEVERITIES, Kind
 
@@ -23,7 +24,7 @@ class Recipient(me.Document):
             "indexes": [{"fields": ["territory", "email"], "unique": True}, ("territory", "active")]}
 
 
-class Alert(me.Document):
+class Alert(VersionedDocument):
     """One alert, keyed by the event that raised it and its kind: a redelivered event adds nothing."""
     id = me.StringField(primary_key=True)  # f"{event id}:{kind}"
     kind = me.StringField(required=True, choices=[k.value for k in Kind])
@@ -36,7 +37,6 @@ class Alert(me.Document):
     created_at = me.DateTimeField(required=True)
     recipients = me.ListField(me.StringField())  # e-mails of the active recipients at creation
     read_by = me.ListField(me.StringField())  # subjects of the people who read it
-    revision = me.IntField(default=0)  # optimistic concurrency on read_by
     meta = {"collection": "alerts", "indexes": [("territories", "-created_at"), "lot_id"]}
 
 
