@@ -21,6 +21,22 @@ DEMO_FACILITATORS = {
     NARBONNE: ("Sophie Garcia", "sophie.garcia@legrandnarbonne.example"),
 }
 DEMO_CONTRACTOR = ("73282932000074", "Bâtiments du Sud Aude")
+# SIRETs with a valid check key; the organisations are the territory's, the numbers are made up.
+DEMO_BUYERS = [
+    {"name": "Commune de Carcassonne", "siret": "21110069000018", "buyer_type": "commune",
+     "territory": CARCASSONNE},
+    {"name": "Carcassonne Agglo", "siret": "20005712500011", "buyer_type": "intercommunality",
+     "territory": CARCASSONNE},
+    {"name": "Département de l'Aude", "siret": "22000111000018", "buyer_type": "departement",
+     "territory": DEPARTEMENT},
+    {"name": "Commune de Narbonne", "siret": "21110262100011", "buyer_type": "commune", "territory": NARBONNE},
+]
+# The region's reference table starts from the domain notes' figures.
+DEMO_TRADES = {
+    "interior_painting": {"label": "Peinture intérieure", "labour_share": "0.70"},
+    "masonry": {"label": "Maçonnerie", "labour_share": "0.50"},
+    "steel_framing": {"label": "Charpente métallique", "labour_share": "0.20"},
+}
 
 
 class Platform:
@@ -65,8 +81,15 @@ def poll(predicate, timeout: float = 30.0, what: str = "condition", interval: fl
 
 
 def seed(platform: Platform) -> None:
-    """The Aude one-stop shop: its three partner territories and a facilitator to alert in each."""
+    """The Aude one-stop shop: its three partner territories, a facilitator to alert in each, the
+    region's reference table of trades and a few buyers."""
     operator = platform.token("operator", *DEMO_TERRITORIES)
+    facilitator = platform.token("facilitator", *DEMO_TERRITORIES, subject="demo-seed")
+    for code, trade in DEMO_TRADES.items():
+        platform.call("PUT", "markets", f"/api/v1/trades/{code}", facilitator,
+                      {**trade, "hourly_cost": "30", "insertion_rate": "0.05"})
+    for buyer in DEMO_BUYERS:
+        platform.call("POST", "markets", "/api/v1/buyers", facilitator, buyer, expect=(201, 409))
     known = {r["email"] for r in platform.call("GET", "notifications", "/api/v1/recipients", operator) or []}
     for territory, (name, email) in DEMO_FACILITATORS.items():
         if email not in known:
@@ -82,13 +105,28 @@ class Slice:
         self.reference = reference or f"DEMO-{int(time.time())}"
         self.facilitator = platform.token("facilitator", CARCASSONNE, subject="claire.martin")
 
-    def create_lot(self, amount_excl_vat=1_000_000, labour_share=0.5, insertion_rate=0.05, hourly_cost=30):
-        market = self.p.call("POST", "markets", "/api/v1/markets", self.facilitator, {
+    def buyer_id(self, siret: str = DEMO_BUYERS[0]["siret"]) -> str:
+        """The demo buyer's id, registering it when the region was not seeded."""
+        buyers = self.p.call("GET", "markets", f"/api/v1/buyers?territory={CARCASSONNE}&page_size=100",
+                             self.facilitator)
+        known = [b["id"] for b in buyers if b["siret"] == siret]
+        if known:
+            return known[0]
+        return self.p.call("POST", "markets", "/api/v1/buyers", self.facilitator,
+                           next(b for b in DEMO_BUYERS if b["siret"] == siret))["id"]
+
+    def create_market(self, start_date="2026-01-01", end_date="2027-06-30", associated=(NARBONNE,)) -> dict:
+        return self.p.call("POST", "markets", "/api/v1/markets", self.facilitator, {
             "reference": self.reference, "title": "Réhabilitation du groupe scolaire Jean-Jaurès",
-            "buyer_name": "Commune de Carcassonne", "nature": "works", "lead_territory": CARCASSONNE,
-            "associated_territories": [NARBONNE], "start_date": "2026-01-01", "end_date": "2027-06-30"})
+            "buyer_id": self.buyer_id(), "nature": "works", "cpv_code": "45214200-2",
+            "clause_kind": "execution_condition", "lead_territory": CARCASSONNE,
+            "associated_territories": list(associated), "start_date": start_date, "end_date": end_date})
+
+    def create_lot(self, amount_excl_vat=1_000_000, labour_share=0.5, insertion_rate=0.05, hourly_cost=30,
+                   market=None):
+        market = market or self.create_market()
         return self.p.call("POST", "markets", f"/api/v1/markets/{market['id']}/lots", self.facilitator, {
-            "number": 1, "title": "Gros œuvre", "trade": "maçonnerie", "amount_excl_vat": amount_excl_vat,
+            "number": 1, "title": "Gros œuvre", "trade": "masonry", "amount_excl_vat": amount_excl_vat,
             "labour_share": labour_share, "insertion_rate": insertion_rate, "hourly_cost": hourly_cost})
 
     def award(self, lot: dict) -> dict:
@@ -103,16 +141,17 @@ class Slice:
                           {"label": "logiciel de paie"})
         return {"X-API-Key": key["api_key"]}
 
-    def eligible_participant(self, first_name="Camille", last_name="Exemple") -> str:
+    def eligible_participant(self, first_name="Camille", last_name="Exemple", eligible_from="2026-01-01") -> str:
         person = self.p.call("POST", "participants", "/api/v1/participants", self.facilitator, {
             "territory": CARCASSONNE, "first_name": first_name, "last_name": last_name,
-            "birth_date": "1990-04-12", "sex": "female", "commune": "Carcassonne", "qpv": True})
+            "birth_date": "1990-04-12", "sex": "female", "commune": "Carcassonne", "qpv": True,
+            "confirm_new": True})  # the demo may run many times on the same data
         self.p.call("POST", "participants", f"/api/v1/participants/{person['id']}/eligibility",
                     self.facilitator, {
                         "criteria": [{"code": "long_term_job_seeker", "months": 18}],
                         "evidence": {"kind": "attestation France Travail", "reference": "FT-2025-118",
                                      "date": "2025-12-15", "prescriber": "France Travail Carcassonne"},
-                        "eligible_from": "2026-01-01"})
+                        "eligible_from": eligible_from})
         return person["id"]
 
     def declare(self, api_key: dict, lot_id: str, participant_id: str, month: str, hours: float,

@@ -85,10 +85,14 @@ def test_the_request_id_of_an_http_call_travels_in_the_event_headers(service_env
     service_env("markets")
     from markets.app import create_app
     client = create_app().test_client()
-    headers = {**auth("facilitator", "aude-departement"), "X-Request-ID": "req-from-the-gateway"}
-    response = client.post("/api/v1/markets", headers=headers, json={
-        "reference": "R1", "title": "T", "buyer_name": "B", "nature": "services",
-        "lead_territory": "aude-departement", "start_date": "2026-01-01", "end_date": "2026-12-31"})
+    facilitator = auth("facilitator", "aude-departement")
+    buyer = client.post("/api/v1/buyers", headers=facilitator, json={
+        "name": "Département de l'Aude", "siret": "22000111000018", "buyer_type": "departement",
+        "territory": "aude-departement"}).json
+    response = client.post("/api/v1/markets", headers={**facilitator, "X-Request-ID": "req-from-the-gateway"},
+                           json={"reference": "R1", "title": "T", "buyer_id": buyer["id"], "nature": "services",
+                                 "lead_territory": "aude-departement", "start_date": "2026-01-01",
+                                 "end_date": "2026-12-31"})
     assert response.headers["X-Request-ID"] == "req-from-the-gateway"
     start_worker("markets")
 

@@ -3,8 +3,11 @@ from datetime import date
 
 import pytest
 
-from participants.domain import (ELIGIBLE, REGISTERED, REVOKED, Criterion, RuleBroken, StatusConflict,
-                                 age_band, age_on, counting_window_end, grant, revoke)
+from participants.domain import (ELIGIBLE, ENDED, REGISTERED, REVOKED, WINDOW_ENDED, WINDOW_ENDING, Criterion,
+                                 RuleBroken, StatisticsRecord, StatusConflict, age_band, age_on,
+                                 anonymisation_due, check_exit, check_path_entry, counting_window_end,
+                                 first_window_notice_due, grant, lookalike_key, normalise_name,
+                                 recheck_after_birth_date_change, retained_until, revoke, statistics, window_notice)
 
 ENTRY = date(2026, 3, 1)
 BORN_1990 = date(1990, 6, 15)
@@ -168,3 +171,119 @@ def test_the_window_length_is_a_setting():
     assert grant_one(Criterion("rqth"), eligible_from=date(2026, 1, 1), months=120) == date(2035, 12, 31)
     with pytest.raises(ValueError):
         counting_window_end(date(2026, 1, 1), 0)
+
+
+
+# --- evidence, exit and rectification -------------------------------------------------------------
+def test_a_criterion_without_evidence_is_refused():
+    error = refusal(Criterion("rqth", evidenced=False))
+    assert error.rule == "evidence_required"
+    assert str(error) == ("Critère « travailleur handicapé (RQTH) » : un justificatif est requis (nature, "
+                          "référence, date), propre au critère ou commun.")
+
+
+def test_an_exited_participant_cannot_be_made_eligible_again_but_an_ended_window_can_be_renewed():
+    with pytest.raises(StatusConflict, match="sorti du dispositif le 30/09/2026"):
+        grant(REVOKED, [Criterion("rqth")], BORN_1990, ENTRY, 24, exited_on=date(2026, 9, 30))
+    assert grant_one(Criterion("rqth"), status=ENDED)
+
+
+def test_a_rectified_birth_date_must_still_satisfy_the_age_rules_at_entry():
+    recheck_after_birth_date_change([Criterion("job_seeker_50_plus")], date(1976, 3, 1), ENTRY)
+    with pytest.raises(RuleBroken) as caught:
+        recheck_after_birth_date_change([Criterion("job_seeker_50_plus")], date(1976, 3, 2), ENTRY)
+    assert caught.value.rule == "job_seeker_50_plus"
+    with pytest.raises(RuleBroken, match="précéder la date de naissance"):
+        recheck_after_birth_date_change([Criterion("rqth")], date(2026, 3, 2), ENTRY)
+
+
+# --- look-alikes --------------------------------------------------------------------------------
+def test_names_are_compared_without_case_accents_spaces_or_hyphens():
+    assert normalise_name("Benali-Roussel") == normalise_name("BENALI ROUSSEL") == "benaliroussel"
+    assert normalise_name("Zoé") == normalise_name("ZOE") == normalise_name("zoe")
+    assert normalise_name("N'Diaye") == normalise_name("NDIAYE")
+    assert normalise_name("Œdipe") == "œdipe"  # a ligature is a letter of its own, kept
+
+
+def test_the_lookalike_key_ignores_the_order_of_the_names_but_not_the_birth_date():
+    key = lookalike_key("Yasmina", "Benali-Roussel", BORN_1990)
+    assert key == lookalike_key("BENALI ROUSSEL", "yasmína", BORN_1990)
+    assert key != lookalike_key("Yasmina", "Benali-Roussel", date(1990, 6, 16))
+    assert key != lookalike_key("Yasmine", "Benali-Roussel", BORN_1990)
+    assert "yasmina" not in key and len(key) == 64  # a digest, not the names
+
+
+# --- window notices -----------------------------------------------------------------------------
+def test_ending_soon_is_due_30_days_before_the_last_counting_day():
+    until = date(2026, 2, 28)
+    assert first_window_notice_due(until) == date(2026, 1, 29)
+    assert window_notice(until, date(2026, 1, 28), ending_sent=False) == (None, date(2026, 1, 29))
+    assert window_notice(until, date(2026, 1, 29), ending_sent=False) == (WINDOW_ENDING, date(2026, 3, 1))
+    assert window_notice(until, date(2026, 2, 28), ending_sent=True) == (None, date(2026, 3, 1))
+
+
+def test_ended_is_due_the_day_after_the_last_counting_day_even_without_the_ending_notice():
+    until = date(2026, 2, 28)
+    assert window_notice(until, date(2026, 2, 28), ending_sent=False) == (WINDOW_ENDING, date(2026, 3, 1))
+    assert window_notice(until, date(2026, 3, 1), ending_sent=True) == (WINDOW_ENDED, None)
+    assert window_notice(until, date(2026, 6, 1), ending_sent=False) == (WINDOW_ENDED, None)
+
+
+def test_a_window_ending_on_the_last_day_of_a_month_ends_that_day():
+    until = counting_window_end(date(2024, 3, 1), 24)
+    assert until == date(2026, 2, 28)
+    assert window_notice(until, date(2026, 2, 28), ending_sent=True)[0] is None
+    assert window_notice(until, date(2026, 3, 1), ending_sent=True)[0] == WINDOW_ENDED
+
+
+# --- path and exit ------------------------------------------------------------------------------
+def test_a_path_entry_ends_on_or_after_its_start_and_not_after_the_exit():
+    check_path_entry(ENTRY, None, None)
+    check_path_entry(ENTRY, ENTRY, None)  # a single day
+    with pytest.raises(RuleBroken, match="ne peut précéder sa date de début .01/03/2026.") as caught:
+        check_path_entry(ENTRY, date(2026, 2, 28), None)
+    assert caught.value.rule == "path_end"
+    with pytest.raises(StatusConflict, match="parcours est clos"):
+        check_path_entry(ENTRY, None, date(2026, 9, 30))
+
+
+def test_an_exit_is_recorded_once_between_entry_and_today():
+    today = date(2026, 10, 1)
+    check_exit(None, ENTRY, today, ENTRY)  # leaving on the day of entry
+    check_exit(None, today, today, ENTRY)
+    with pytest.raises(RuleBroken, match="futur"):
+        check_exit(None, date(2026, 10, 2), today, ENTRY)
+    with pytest.raises(RuleBroken, match="précéder l'entrée dans le dispositif .01/03/2026."):
+        check_exit(None, date(2026, 2, 28), today, ENTRY)
+    with pytest.raises(StatusConflict, match="déjà enregistrée .le 30/09/2026."):
+        check_exit(date(2026, 9, 30), date(2026, 9, 30), today, ENTRY)
+
+
+# --- retention ----------------------------------------------------------------------------------
+def test_identity_is_kept_n_months_after_the_exit_then_anonymised():
+    exit_date = date(2026, 3, 20)
+    assert retained_until(exit_date, 24) == date(2028, 3, 19)
+    assert not anonymisation_due(exit_date, 24, date(2028, 3, 19))
+    assert anonymisation_due(exit_date, 24, date(2028, 3, 20))
+
+
+def test_retention_from_the_end_of_a_month():
+    assert retained_until(date(2024, 1, 31), 1) == date(2024, 2, 28)  # 29/02/2024 is the first day out
+    assert retained_until(date(2026, 2, 28), 12) == date(2027, 2, 27)
+    assert retained_until(date(2024, 2, 29), 12) == date(2025, 2, 27)
+    with pytest.raises(ValueError):
+        retained_until(date(2026, 1, 1), 0)
+
+
+# --- statistics ---------------------------------------------------------------------------------
+def test_statistics_count_by_sex_age_band_qpv_category_and_outcome():
+    counts = statistics([
+        StatisticsRecord("female", "26_49", True, ("minimum_benefit", "rqth"), "permanent_contract"),
+        StatisticsRecord("male", "under_26", False, ("under_26_low_qualification",)),
+        StatisticsRecord("female", "50_plus", True),
+    ])
+    assert counts == {"participants": 3, "qpv": 2, "by_sex": {"female": 2, "male": 1},
+                      "by_age_band": {"26_49": 1, "50_plus": 1, "under_26": 1},
+                      "by_category": {"minimum_benefit": 1, "rqth": 1, "under_26_low_qualification": 1},
+                      "by_outcome": {"permanent_contract": 1}}
+    assert statistics([])["participants"] == 0

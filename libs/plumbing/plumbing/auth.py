@@ -104,6 +104,19 @@ def api_key_matches(key: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_api_key(key), stored_hash)
 
 
+def principal_for_api_key(key: str, find) -> Principal | None:
+    """The contractor a presented key belongs to, or None when unknown, revoked or wrong.
+
+    ``find(key_id)`` returns ``(stored hash, contractor SIRET, territories)`` of a usable key, or None.
+    """
+    key_id = api_key_id(key)
+    found = find(key_id) if key_id else None
+    if found is None or not api_key_matches(key, found[0]):
+        return None
+    return Principal(subject=f"api-key:{key_id}", role="contractor", territories=frozenset(found[2]),
+                     siret=found[1])
+
+
 # --- Flask side ---------------------------------------------------------------------------
 def _authenticate() -> Principal:
     header = request.headers.get("Authorization", "")

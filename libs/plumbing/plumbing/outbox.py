@@ -12,6 +12,7 @@ Concurrent writers are detected with a revision number (optimistic concurrency):
 import logging
 
 import mongoengine as me
+from pymongo.errors import DuplicateKeyError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from . import events
@@ -36,17 +37,29 @@ class VersionedDocument(me.Document):
     revision = me.IntField(default=0)
 
     def commit(self):
-        """Save the document in one write, or raise ConcurrentUpdate."""
+        """Save the whole document in one write, or raise ConcurrentUpdate.
+
+        An existing document is replaced whole rather than updated field by field: every server
+        stores a replaced document like an inserted one (nx-27017 turns dates in $set into text).
+        """
         expected = self.revision
         self.revision = expected + 1
         try:
             if expected == 0:
                 self.save(force_insert=True)
-            else:
-                self.save(save_condition={"revision": expected})
-        except me.errors.SaveConditionError:
+                return self
+            self.validate()
+            result = self._get_collection().replace_one({"_id": self.pk, "revision": expected}, self.to_mongo())
+        except DuplicateKeyError as exc:
             self.revision = expected
-            raise ConcurrentUpdate(f"{type(self).__name__} {self.pk} changed meanwhile") from None
+            raise me.NotUniqueError(str(exc)) from None
+        except BaseException:
+            self.revision = expected
+            raise
+        if not result.matched_count:
+            self.revision = expected
+            raise ConcurrentUpdate(f"{type(self).__name__} {self.pk} changed meanwhile")
+        self._clear_changed_fields()
         return self
 
 

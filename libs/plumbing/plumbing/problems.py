@@ -6,6 +6,8 @@ from flask import jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from .outbox import ConcurrentUpdate
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -109,6 +111,8 @@ class ProblemApi(Api):
     def handle_unexpected(self, error):
         if isinstance(error, HTTPException):
             return self.handle_http_exception(error)
+        if isinstance(error, ConcurrentUpdate):  # still conflicting after the retries
+            return problem_response(409, "Cette ressource a été modifiée au même moment ; réessayez.")
         log.exception("unexpected error")
         return problem_response(500, DETAILS_FR[500])
 

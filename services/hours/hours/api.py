@@ -73,7 +73,7 @@ class ContractorApiKeys(MethodView):
     def get(self, siret):
         """List a contractor's API keys (never the keys themselves)"""
         contractor = _contractor_or_404(siret)
-        return list(ApiKey.objects(contractor_siret=contractor.id).order_by("created_at"))
+        return handlers.keys_with_last_use(contractor.id)
 
 
 @blp.route("/contractors/<siret>/api-keys/<key_id>")
@@ -86,7 +86,7 @@ class ContractorApiKey(MethodView):
         key = ApiKey.objects(id=key_id, contractor_siret=contractor.id).first()
         if key is None:
             raise problem(404, "Clé d'API inconnue.")
-        handlers.revoke_api_key(key)
+        handlers.revoke_api_key(key.id)
 
 
 @blp.route("/declarations")

@@ -21,7 +21,7 @@ class Contractor(me.Document):
     meta = {"collection": "contractors"}
 
 
-class ApiKey(me.Document):
+class ApiKey(OutboxDocument):
     id = me.StringField(primary_key=True)  # the public key id, part of the key itself
     contractor_siret = me.StringField(required=True)
     key_hash = me.StringField(required=True)
@@ -29,8 +29,14 @@ class ApiKey(me.Document):
     created_at = me.DateTimeField(required=True)
     created_by = me.StringField()
     revoked_at = me.DateTimeField()
-    last_used_at = me.DateTimeField()
     meta = {"collection": "api_keys", "indexes": ["contractor_siret"]}
+
+
+class ApiKeyUse(me.Document):
+    """When a key was last used; kept apart so that a use never races a revocation."""
+    id = me.StringField(primary_key=True)  # key id
+    last_used_at = me.DateTimeField(required=True)
+    meta = {"collection": "api_key_uses"}
 
 
 class HeldLot(me.Document):
@@ -73,7 +79,8 @@ class Declaration(OutboxDocument):
     mode = me.StringField(required=True, choices=MODES)
     employer_siret = me.StringField()
     contract_type = me.StringField(choices=CONTRACT_TYPES)
-    territories = me.ListField(me.StringField())
+    territories = me.ListField(me.StringField())  # the lot's
+    participant_territory = me.StringField()  # for progress broken down per territory
     status = me.StringField(required=True, choices=DECLARATION_STATUSES)
     submitted_at = me.DateTimeField(required=True)
     validated_at = me.DateTimeField()
@@ -85,4 +92,4 @@ class Declaration(OutboxDocument):
         return self.centihours / 100
 
 
-OUTBOX_DOCUMENTS = [Declaration]
+OUTBOX_DOCUMENTS = [Declaration, ApiKey]

@@ -1,4 +1,5 @@
-"""Application factory of the markets service."""
+"""Application factory of the markets service, and its operator commands."""
+import click
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
@@ -10,7 +11,21 @@ def load() -> Settings:
 
 
 def create_app(settings: Settings | None = None):
-    return create_service_app(
+    app = create_service_app(
         settings or load(), title="Clauses sociales — marchés et quotas",
-        description="Marchés publics porteurs d'une clause sociale, lots, quotas d'heures d'insertion "
-                    "et avancement.", blueprints=[api.blp], consumes=handlers.CONSUMES)
+        description="Acheteurs, marchés publics porteurs d'une clause sociale, lots, quotas d'heures "
+                    "d'insertion et avancement.", blueprints=[api.blp],
+        api_key_resolver=handlers.principal_for_contractor_key, consumes=handlers.CONSUMES)
+    app.cli.add_command(evaluate_lots)
+    return app
+
+
+@click.command("evaluate-lots")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="judge as on this day (default: today)")
+def evaluate_lots(today):
+    """Re-judge every running lot against its expected curve (for cron or a Kubernetes CronJob).
+
+    Time alone can change a status; the changes are published like any other.
+    """
+    changed = handlers.evaluate_running_lots(today.date() if today else None)
+    click.echo(f"{changed} lot(s) changed status")

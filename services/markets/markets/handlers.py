@@ -1,14 +1,29 @@
-"""Service layer: what the markets service does, called by the API and by the worker."""
-from datetime import date
+"""Service layer: what the markets service does, called by the API, the CLI and the worker."""
+from datetime import date, datetime, timezone
 
+from plumbing.auth import Principal, principal_for_api_key
 from plumbing.consumer import Unapplicable
 from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
 
 from . import domain
-from .store import Lot, LotHours, Market, sum_hours_by_state
+from .store import Buyer, ContractorKey, Lot, LotHours, Market, TerritorySettings, Trade, sum_hours_by_state
 
 SERVICE = "markets"
+RUNNING = ("awarded", "in_execution", "completed")  # markets whose lots' progress moves with time
+
+
+class Refused(Exception):
+    """A request the business refuses: ``status`` is the HTTP status, the message is French."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _event(type_: str, key: str, territories, payload: dict) -> Event:
@@ -16,91 +31,245 @@ def _event(type_: str, key: str, territories, payload: dict) -> Event:
 
 
 def lot_summary(lot: Lot, market: Market) -> dict:
-    """The facts about a lot that every markets event carries, so consumers need no lookup."""
+    """The facts about a lot that every lot event carries, so consumers need no lookup."""
     return {"lot_id": lot.id, "market_id": market.id, "market_reference": market.reference,
             "market_title": market.title, "lot_number": lot.number, "lot_title": lot.title,
-            "lead_territory": market.lead_territory}
+            "lead_territory": market.lead_territory, "buyer_id": market.buyer_id,
+            "contractor_siret": lot.contractor_siret, "state_market": market.state_market}
 
 
-def create_market(data: dict, created_by: str) -> Market:
-    territories = [data["lead_territory"]] + [t for t in data.get("associated_territories", [])
+def market_payload(market: Market) -> dict:
+    return {"market_id": market.id, "reference": market.reference, "title": market.title,
+            "buyer_id": market.buyer_id, "buyer_name": market.buyer_name, "nature": market.nature,
+            "cpv_code": market.cpv_code, "clause_kind": market.clause_kind, "state_market": market.state_market,
+            "lead_territory": market.lead_territory, "status": market.status,
+            "notification_date": market.notification_date.isoformat() if market.notification_date else None,
+            "start_date": market.start_date.isoformat(), "end_date": market.end_date.isoformat()}
+
+
+# --- buyers -----------------------------------------------------------------------------------
+def create_buyer(data: dict, created_by: str) -> Buyer:
+    if Buyer.objects(siret=data["siret"]).count():
+        raise Refused(409, "Un acheteur avec ce SIRET existe déjà.")
+    return Buyer(**data, created_by=created_by).commit()
+
+
+def buyer_statistics(buyer: Buyer) -> dict:
+    """The promotion axis: how many of its markets carry a clause, and the hours they produced."""
+    markets = list(Market.objects(buyer_id=buyer.id).only("id", "clause_kind"))
+    with_clause = [m.id for m in markets if m.clause_kind]
+    realised = sum(lot.realised_centihours for lot in Lot.objects(market_id__in=with_clause)
+                   .only("realised_centihours")) if with_clause else 0
+    return {"markets": len(markets), "markets_with_clause": len(with_clause),
+            "clause_share": round(len(with_clause) / len(markets), 4) if markets else None,
+            "realised_hours": realised / 100}
+
+
+# --- markets ----------------------------------------------------------------------------------
+def create_market(data: dict, buyer: Buyer, created_by: str) -> Market:
+    territories = [data["lead_territory"]] + [t for t in data.pop("associated_territories", [])
                                               if t != data["lead_territory"]]
-    market = Market(reference=data["reference"], title=data["title"], buyer_name=data["buyer_name"],
-                    nature=data["nature"], lead_territory=data["lead_territory"], territories=territories,
-                    state_market=data.get("state_market", False), start_date=data["start_date"],
-                    end_date=data["end_date"], created_by=created_by)
-    market.record(_event("market.created", market.id, territories, {
-        "market_id": market.id, "reference": market.reference, "title": market.title,
-        "buyer_name": market.buyer_name, "nature": market.nature, "state_market": market.state_market,
-        "lead_territory": market.lead_territory, "start_date": market.start_date.isoformat(),
-        "end_date": market.end_date.isoformat()}))
+    data = {name: value for name, value in data.items() if name != "buyer_id"}
+    market = Market(**data, buyer_id=buyer.id, buyer_name=buyer.name, territories=territories,
+                    created_by=created_by)
+    market.record(_event("market.created", market.id, territories, market_payload(market)))
     return market.commit()
 
 
+@retry_on_conflict
+def update_market(market_id: str, changes: dict) -> Market:
+    market = Market.objects.get(id=market_id)
+    changed, changes = sorted(changes), dict(changes)
+    if "associated_territories" in changes:
+        market.territories = [market.lead_territory] + [t for t in changes.pop("associated_territories")
+                                                        if t != market.lead_territory]
+    for name, value in changes.items():
+        setattr(market, name, value)
+    if market.end_date <= market.start_date:
+        raise Refused(422, "La date de fin doit suivre la date de début.")
+    market.record(_event("market.updated", market.id, market.territories,
+                         {**market_payload(market), "changed": changed}))
+    return market.commit()
+
+
+def change_status(market_id: str, wanted: str, today: date | None = None) -> Market:
+    market = _move_market(market_id, wanted)
+    if wanted == "closed":
+        for lot in Lot.objects(market_id=market.id).only("id"):
+            refresh_progress(lot.id, today)
+    return market
+
+
+@retry_on_conflict
+def _move_market(market_id: str, wanted: str) -> Market:
+    market = Market.objects.get(id=market_id)
+    try:
+        domain.check_transition(market.status, wanted)
+    except domain.IllegalTransition as exc:
+        raise Refused(409, str(exc)) from None
+    previous, market.status = market.status, wanted
+    market.record(_event("market.closed" if wanted == "closed" else "market.status_changed", market.id,
+                         market.territories, {**market_payload(market), "previous_status": previous}))
+    return market.commit()
+
+
+# --- reference table and territory settings ---------------------------------------------------------
+@retry_on_conflict
+def put_trade(code: str, data: dict, updated_by: str) -> Trade:
+    """Create or change a trade's defaults. Lots keep the values they were sized with."""
+    trade = Trade.objects(id=code).first() or Trade(id=code)
+    for name, value in data.items():
+        setattr(trade, name, value)
+    trade.updated_by, trade.updated_at = updated_by, _now()
+    return trade.commit()
+
+
+def territory_settings(territory: str) -> TerritorySettings:
+    return TerritorySettings.objects(id=territory).first() or TerritorySettings(id=territory)
+
+
+@retry_on_conflict
+def put_territory_settings(territory: str, data: dict, updated_by: str) -> TerritorySettings:
+    settings = territory_settings(territory)
+    for name, value in data.items():
+        setattr(settings, name, value)
+    settings.updated_by = updated_by
+    return settings.commit()
+
+
+def sizing_inputs(data: dict) -> dict:
+    """Labour share, hourly cost and rate from the request, completed from the trade's defaults."""
+    names = ("labour_share", "hourly_cost", "insertion_rate")
+    values = {name: data[name] for name in names if data.get(name) is not None}
+    if len(values) < len(names):
+        trade = Trade.objects(id=data["trade"]).first() if data.get("trade") else None
+        if trade is None:
+            missing = ", ".join(n for n in names if n not in values)
+            raise Refused(422, f"Précisez {missing}, ou un métier du référentiel qui en donne les valeurs "
+                               "par défaut.")
+        values = {name: values.get(name, getattr(trade, name)) for name in names}
+    return values
+
+
+def simulate(data: dict) -> dict:
+    inputs = sizing_inputs(data)
+    sizing = domain.size_quota(data["amount_excl_vat"], inputs["labour_share"], inputs["insertion_rate"],
+                               inputs["hourly_cost"])
+    return {"hours": sizing.hours, "breakdown": sizing,
+            "hours_at_usual_rates": domain.hours_at_usual_rates(data["amount_excl_vat"], inputs["labour_share"],
+                                                                inputs["hourly_cost"])}
+
+
+# --- lots -------------------------------------------------------------------------------------
+def _history_entry(lot: Lot, source: str, reason: str | None, on: date | None = None) -> dict:
+    return {"date": (on or date.today()).isoformat(), "source": source, "computed_hours": lot.computed_quota_hours,
+            "override_hours": lot.override_quota_hours, "quota_hours": lot.quota_hours, "reason": reason,
+            "amount_excl_vat": str(lot.amount_excl_vat)}
+
+
 def add_lot(market: Market, data: dict) -> Lot:
-    sizing = domain.size_quota(data["amount_excl_vat"], data["labour_share"], data["insertion_rate"],
-                               data["hourly_cost"])
+    inputs = sizing_inputs(data)
+    sizing = domain.size_quota(data["amount_excl_vat"], inputs["labour_share"], inputs["insertion_rate"],
+                               inputs["hourly_cost"])
     lot = Lot(market_id=market.id, number=data["number"], title=data["title"], trade=data.get("trade"),
               amount_excl_vat=sizing.amount_excl_vat, labour_share=sizing.labour_share,
               insertion_rate=sizing.insertion_rate, hourly_cost=sizing.hourly_cost,
-              computed_quota_hours=sizing.hours, quota_hours=sizing.hours,
-              territories=market.territories, start_date=market.start_date, end_date=market.end_date)
-    lot.record(_event("lot.quota_set", lot.id, lot.territories, {
-        **lot_summary(lot, market), "quota_hours": lot.quota_hours,
-        "computed_quota_hours": lot.computed_quota_hours}))
+              computed_quota_hours=sizing.hours, territories=market.territories,
+              start_date=market.start_date, end_date=market.end_date)
+    lot.quota_history = [_history_entry(lot, "creation", None)]
+    lot.record(_quota_event(lot, market, "lot.quota_set"))
     return lot.commit()
 
 
-def award_lot(lot: Lot, market: Market, siret: str, name: str) -> Lot:
+def _quota_event(lot: Lot, market: Market, type_: str, reason: str | None = None) -> Event:
+    return _event(type_, lot.id, lot.territories, {
+        **lot_summary(lot, market), "quota_hours": lot.quota_hours,
+        "computed_quota_hours": lot.computed_quota_hours, "override_quota_hours": lot.override_quota_hours,
+        "reason": reason})
+
+
+@retry_on_conflict
+def override_quota(lot_id: str, hours: int, reason: str) -> Lot:
+    lot = Lot.objects.get(id=lot_id)
+    market = Market.objects.get(id=lot.market_id)
+    lot.override_quota_hours, lot.override_reason = hours, reason
+    lot.quota_history = list(lot.quota_history) + [_history_entry(lot, "override", reason)]
+    lot.record(_quota_event(lot, market, "lot.quota_changed", reason))
+    lot.commit()
+    return refresh_progress(lot.id)
+
+
+@retry_on_conflict
+def amend(lot_id: str, data: dict) -> Lot:
+    """An amendment (avenant): new amount or dates, the quota recomputed, the history dated."""
+    lot = Lot.objects.get(id=lot_id)
+    market = Market.objects.get(id=lot.market_id)
+    for name in ("amount_excl_vat", "start_date", "end_date"):
+        if data.get(name) is not None:
+            setattr(lot, name, data[name])
+    if lot.end_date <= lot.start_date:
+        raise Refused(422, "La date de fin doit suivre la date de début.")
+    lot.computed_quota_hours = domain.size_quota(lot.amount_excl_vat, lot.labour_share, lot.insertion_rate,
+                                                 lot.hourly_cost).hours
+    lot.amendments = list(lot.amendments) + [{**{k: str(v) for k, v in data.items() if v is not None}}]
+    lot.quota_history = list(lot.quota_history) + [_history_entry(lot, "amendment", data["reason"],
+                                                                  data["signed_on"])]
+    lot.record(_quota_event(lot, market, "lot.quota_changed", data["reason"]))
+    lot.commit()
+    return refresh_progress(lot.id)
+
+
+@retry_on_conflict
+def award_lot(lot_id: str, siret: str, name: str) -> Lot:
+    lot = Lot.objects.get(id=lot_id)
+    market = Market.objects.get(id=lot.market_id)
+    if lot.contractor_siret:
+        raise Refused(409, "Ce lot est déjà attribué.")
+    if market.status not in ("draft", "awarded"):
+        raise Refused(409, "Seul un marché en préparation ou attribué peut voir ses lots attribués.")
     lot.contractor_siret, lot.contractor_name = siret, name
     lot.record(_event("lot.awarded", lot.id, lot.territories, {
-        **lot_summary(lot, market), "contractor_siret": siret, "contractor_name": name,
-        "start_date": lot.start_date.isoformat(), "end_date": lot.end_date.isoformat(),
-        "quota_hours": lot.quota_hours}))
+        **lot_summary(lot, market), "contractor_name": name, "start_date": lot.start_date.isoformat(),
+        "end_date": lot.end_date.isoformat(), "quota_hours": lot.quota_hours}))
     lot.commit()
     if market.status == "draft":
-        _advance_market(market.id, "awarded")
+        _move_market(market.id, "awarded")
     return lot
 
 
 @retry_on_conflict
-def _advance_market(market_id: str, status: str) -> None:
-    market = Market.objects.get(id=market_id)
-    market.status = status
-    market.commit()
+def set_partners(lot_id: str, data: dict) -> Lot:
+    lot = Lot.objects.get(id=lot_id)
+    lot.co_contractors, lot.subcontractors = data["co_contractors"], data["subcontractors"]
+    return lot.commit()
 
 
-def expected_hours_today(lot: Lot, today: date | None = None) -> float:
-    return domain.expected_hours(lot.quota_hours, lot.start_date, lot.end_date, today or date.today())
+# --- progress ---------------------------------------------------------------------------------
+def expected_hours_on(lot: Lot, on: date | None = None) -> float:
+    ramp = territory_settings(lot.territories[0]).ramp_days
+    return domain.expected_hours(lot.quota_hours, lot.start_date, lot.end_date, on or date.today(), ramp)
 
 
 def progress_view(lot: Lot) -> dict:
     status = domain.Status(lot.progress_status)
     return {"realised_hours": lot.realised_hours, "declared_hours": lot.declared_hours,
-            "expected_hours": round(expected_hours_today(lot), 2), "progress_status": status.value,
+            "expected_hours": round(expected_hours_on(lot), 2), "progress_status": status.value,
             "status_label": domain.STATUS_LABELS_FR[status]}
 
 
-# --- events from the hours service -----------------------------------------------------------
-_STATE_OF = {"declaration.submitted": "submitted", "declaration.validated": "validated",
-             "declaration.rejected": "rejected"}
+def facts(lot_id: str) -> list[domain.Fact]:
+    return [domain.Fact(f.centihours, f.state, f.month, f.mode, f.territory)
+            for f in LotHours.objects(lot_id=lot_id).only("centihours", "state", "month", "mode", "territory")]
 
 
-def apply_declaration(event: Event) -> None:
-    """Record a declaration's hours under its id, then bring the lot's progress up to date."""
-    p = event.payload
-    try:
-        declaration_id, lot_id, centihours = p["declaration_id"], p["lot_id"], int(p["centihours"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise Unapplicable(f"declaration payload incomplete: {exc}") from None
-    if not Lot.objects(id=lot_id).count():
-        raise Unapplicable(f"unknown lot {lot_id}")
-    state = _STATE_OF[event.type]
-    known = LotHours.objects(id=declaration_id).first()
-    if not (known and known.state != "submitted" and state == "submitted"):  # never step back
-        LotHours(id=declaration_id, lot_id=lot_id, centihours=centihours, state=state,
-                 month=p.get("month"), mode=p.get("mode"), territory=p.get("territory")).save()
-    refresh_progress(lot_id)
+def progress_detail(lot: Lot) -> dict:
+    lot_facts = facts(lot.id)
+    ramp = territory_settings(lot.territories[0]).ramp_days
+    return {**progress_view(lot), "quota_hours": lot.quota_hours,
+            "by_month": domain.breakdown(lot_facts, "month"),
+            "by_territory": domain.breakdown(lot_facts, "territory"),
+            "by_mode": domain.breakdown(lot_facts, "mode"),
+            "series": domain.monthly_series(lot_facts, lot.quota_hours, lot.start_date, lot.end_date, ramp)}
 
 
 @retry_on_conflict
@@ -110,8 +279,11 @@ def refresh_progress(lot_id: str, today: date | None = None) -> Lot:
     totals = sum_hours_by_state(lot_id)
     realised, declared = totals.get("validated", 0), totals.get("submitted", 0)
     market = Market.objects.get(id=lot.market_id)
-    status = domain.progress_status(lot.quota_hours, realised / 100, expected_hours_today(lot, today),
-                                    closed=market.status == "closed").value
+    settings = territory_settings(lot.territories[0])
+    status = domain.progress_status(lot.quota_hours, realised / 100, expected_hours_on(lot, today),
+                                    closed=market.status == "closed",
+                                    tolerance=settings.at_risk_tolerance,
+                                    behind_ratio=settings.behind_ratio).value
     if (realised, declared, status) == (lot.realised_centihours, lot.declared_centihours, lot.progress_status):
         return lot
     summary = lot_summary(lot, market)
@@ -124,12 +296,71 @@ def refresh_progress(lot_id: str, today: date | None = None) -> Lot:
         previous, lot.progress_status = lot.progress_status, status
         lot.record(_event("lot.status_changed", lot.id, lot.territories, {
             **summary, "previous_status": previous, "status": status,
-            "realised_hours": realised / 100, "quota_hours": lot.quota_hours}))
+            "realised_hours": realised / 100, "quota_hours": lot.quota_hours,
+            "expected_hours": round(expected_hours_on(lot, today), 2)}))
         if status == domain.Status.REACHED.value:
             lot.record(_event("lot.quota_reached", lot.id, lot.territories, {
                 **summary, "realised_hours": realised / 100, "quota_hours": lot.quota_hours}))
     return lot.commit()
 
 
-EVENT_HANDLERS = {type_: apply_declaration for type_ in _STATE_OF}
+def evaluate_running_lots(today: date | None = None) -> int:
+    """Time alone moves the expected curve: re-judge every running lot. Returns how many changed."""
+    running = [m.id for m in Market.objects(status__in=list(RUNNING)).only("id")]
+    changed = 0
+    for lot in Lot.objects(market_id__in=running).only("id", "progress_status"):
+        if refresh_progress(lot.id, today).progress_status != lot.progress_status:
+            changed += 1
+    return changed
+
+
+# --- contractors (API keys learnt from the hours service) ------------------------------------------
+def principal_for_contractor_key(secret: str) -> Principal | None:
+    def find(key_id):
+        key = ContractorKey.objects(id=key_id, revoked=False).first()
+        return (key.key_hash, key.contractor_siret, ()) if key else None
+    return principal_for_api_key(secret, find)
+
+
+# --- events from the hours service -----------------------------------------------------------
+_STATE_OF = {"declaration.submitted": "submitted", "declaration.validated": "validated",
+             "declaration.rejected": "rejected", "declaration.corrected": None}
+
+
+def apply_declaration(event: Event) -> None:
+    """Record a declaration's hours under its id, then bring the lot's progress up to date.
+
+    A correction is a new declaration that supersedes an older one: the old fact stops counting
+    and the new one counts, so progress moves by exactly the difference.
+    """
+    p = event.payload
+    try:
+        declaration_id, lot_id, centihours = p["declaration_id"], p["lot_id"], int(p["centihours"])
+        state = _STATE_OF[event.type] or p["status"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unapplicable(f"declaration payload incomplete: {exc}") from None
+    if not Lot.objects(id=lot_id).count():
+        raise Unapplicable(f"unknown lot {lot_id}")
+    if p.get("supersedes"):
+        LotHours.objects(id=p["supersedes"]).update_one(set__state="superseded")
+    known = LotHours.objects(id=declaration_id).first()
+    if not (known and known.state != "submitted" and state == "submitted"):  # never step back
+        LotHours(id=declaration_id, lot_id=lot_id, centihours=centihours, state=state,
+                 month=p.get("month"), mode=p.get("mode"), territory=p.get("territory")).save()
+    refresh_progress(lot_id)
+
+
+def apply_api_key(event: Event) -> None:
+    p = event.payload
+    try:
+        if event.type == "api_key.created":
+            ContractorKey(id=p["key_id"], contractor_siret=p["contractor_siret"], key_hash=p["key_hash"]).save()
+        else:
+            ContractorKey.objects(id=p["key_id"]).update_one(set__revoked=True)
+    except KeyError as exc:
+        raise Unapplicable(f"{event.type} without {exc}") from None
+
+
+EVENT_HANDLERS = {**{type_: apply_declaration for type_ in _STATE_OF},
+                  "api_key.created": apply_api_key, "api_key.revoked": apply_api_key}
 CONSUMES = ["hours"]  # the services whose events this one applies

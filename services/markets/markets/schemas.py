@@ -3,19 +3,74 @@ import marshmallow as ma
 from marshmallow import fields, validate
 from plumbing.validation import Siret
 
+from .domain import MARKET_STATUSES, Status
 from .handlers import progress_view
-from .store import MARKET_STATUSES, NATURES
+from .store import BUYER_TYPES, CLAUSE_KINDS, NATURES
 
+TERRITORY = validate.Length(min=1, max=64)
+PROGRESS_STATUSES = [s.value for s in Status]
+
+
+def _one_of(choices, what: str):
+    return validate.OneOf(choices, error=f"{what} inconnu ; valeurs possibles : {', '.join(choices)}.")
+
+
+def _fraction(what: str):
+    return validate.Range(min=0, max=1, min_inclusive=False,
+                          error=f"{what} est une fraction entre 0 et 1 (0,05 pour 5 %).")
+
+
+class PageQuerySchema(ma.Schema):
+    sort = fields.String(load_default="reference", metadata={"description": "a field; prefix with - to reverse"})
+
+
+# --- buyers -----------------------------------------------------------------------------------
+class ContactSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(validate=validate.Length(max=120))
+    email = fields.Email(error_messages={"invalid": "Adresse e-mail invalide."})
+    phone = fields.String(validate=validate.Length(max=40))
+
+
+class BuyerCreateSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    siret = Siret(required=True)
+    buyer_type = fields.String(required=True, validate=_one_of(BUYER_TYPES, "Type d'acheteur"))
+    territory = fields.String(required=True, validate=TERRITORY)
+    contacts = fields.List(fields.Nested(ContactSchema), load_default=list)
+
+
+class BuyerSchema(BuyerCreateSchema):
+    id = fields.String()
+    siret = fields.String()
+
+
+class BuyerWithStatisticsSchema(BuyerSchema):
+    statistics = fields.Dict(metadata={"description": "markets, markets_with_clause, clause_share, "
+                                                      "realised_hours"})
+
+
+class BuyerQuerySchema(PageQuerySchema):
+    territory = fields.String()
+    buyer_type = fields.String(validate=_one_of(BUYER_TYPES, "Type d'acheteur"))
+    sort = fields.String(load_default="name")
+
+
+# --- markets ----------------------------------------------------------------------------------
 class MarketCreateSchema(ma.Schema):
     reference = fields.String(required=True, validate=validate.Length(min=1, max=64))
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    buyer_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    buyer_id = fields.String(required=True)
     nature = fields.String(required=True, validate=validate.OneOf(
         NATURES, error="Nature attendue : works (travaux), services ou supplies (fournitures)."))
-    lead_territory = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    associated_territories = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                                         load_default=list)
+    cpv_code = fields.String(validate=validate.Regexp(r"^\d{8}-\d$", error="Code CPV attendu au format "
+                                                                          "45000000-7."))
+    clause_kind = fields.String(allow_none=True, validate=_one_of(CLAUSE_KINDS, "Type de clause"),
+                                metadata={"description": "null: the market carries no social clause"})
+    lead_territory = fields.String(required=True, validate=TERRITORY)
+    associated_territories = fields.List(fields.String(validate=TERRITORY), load_default=list)
     state_market = fields.Boolean(load_default=False)
+    notification_date = fields.Date()
     start_date = fields.Date(required=True)
     end_date = fields.Date(required=True)
 
@@ -25,58 +80,101 @@ class MarketCreateSchema(ma.Schema):
             raise ma.ValidationError("La date de fin doit suivre la date de début.", "end_date")
 
 
+class MarketUpdateSchema(ma.Schema):
+    title = fields.String(validate=validate.Length(min=1, max=300))
+    cpv_code = fields.String(validate=validate.Regexp(r"^\d{8}-\d$", error="Code CPV attendu au format "
+                                                                          "45000000-7."))
+    clause_kind = fields.String(allow_none=True, validate=_one_of(CLAUSE_KINDS, "Type de clause"))
+    associated_territories = fields.List(fields.String(validate=TERRITORY))
+    state_market = fields.Boolean()
+    notification_date = fields.Date()
+    start_date = fields.Date()
+    end_date = fields.Date()
+
+
 class MarketSchema(ma.Schema):
     id = fields.String()
     reference = fields.String()
     title = fields.String()
+    buyer_id = fields.String()
     buyer_name = fields.String()
     nature = fields.String()
+    cpv_code = fields.String(allow_none=True)
+    clause_kind = fields.String(allow_none=True)
     lead_territory = fields.String()
     territories = fields.List(fields.String())
     state_market = fields.Boolean()
+    notification_date = fields.Date(allow_none=True)
     start_date = fields.Date()
     end_date = fields.Date()
-    status = fields.String(validate=validate.OneOf(MARKET_STATUSES))
+    status = fields.String()
 
 
-class MarketQuerySchema(ma.Schema):
+class MarketQuerySchema(PageQuerySchema):
     territory = fields.String()
-    status = fields.String(validate=validate.OneOf(MARKET_STATUSES))
+    buyer_id = fields.String()
+    status = fields.String(validate=_one_of(MARKET_STATUSES, "Statut"))
+    nature = fields.String(validate=_one_of(NATURES, "Nature"))
+    running_on = fields.Date(metadata={"description": "markets whose execution period contains this date"})
+    at_risk = fields.Boolean(metadata={"description": "with at least one lot at risk or behind"})
 
 
-class LotCreateSchema(ma.Schema):
-    number = fields.Integer(required=True, validate=validate.Range(min=1))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    trade = fields.String(validate=validate.Length(max=120))
+class StatusChangeSchema(ma.Schema):
+    status = fields.String(required=True, validate=_one_of(MARKET_STATUSES, "Statut"))
+
+
+# --- lots -------------------------------------------------------------------------------------
+class SizingSchema(ma.Schema):
     amount_excl_vat = fields.Decimal(required=True, places=2, validate=validate.Range(
         min=0, error="Le montant HT doit être positif."))
-    labour_share = fields.Decimal(required=True, validate=validate.Range(
-        min=0, max=1, min_inclusive=False, error="La part de main-d'œuvre est une fraction entre 0 et 1 "
-                                                 "(0,5 pour 50 %)."))
-    insertion_rate = fields.Decimal(required=True, validate=validate.Range(
-        min=0, max=1, min_inclusive=False, error="Le taux d'insertion est une fraction entre 0 et 1 "
-                                                 "(0,05 pour 5 %)."))
-    hourly_cost = fields.Decimal(required=True, places=2, validate=validate.Range(
+    trade = fields.String(validate=validate.Length(max=120),
+                          metadata={"description": "a trade of the reference table: its defaults fill the "
+                                                   "missing labour share, hourly cost and rate"})
+    labour_share = fields.Decimal(validate=_fraction("La part de main-d'œuvre"))
+    insertion_rate = fields.Decimal(validate=_fraction("Le taux d'insertion"))
+    hourly_cost = fields.Decimal(places=2, validate=validate.Range(
         min=0, min_inclusive=False, error="Le coût horaire doit être strictement positif."))
+
+
+class LotCreateSchema(SizingSchema):
+    number = fields.Integer(required=True, validate=validate.Range(min=1))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
 
 
 class QuotaSchema(ma.Schema):
     hours = fields.Integer(attribute="quota_hours")
     computed_hours = fields.Integer(attribute="computed_quota_hours")
+    override_hours = fields.Integer(attribute="override_quota_hours", allow_none=True)
+    override_reason = fields.String(allow_none=True)
     formula = fields.Constant("montant HT × part de main-d'œuvre × taux d'insertion ÷ coût horaire, "
-                              "arrondi à l'heure la plus proche")
+                              "arrondi à l'heure la plus proche (0,5 arrondi au-dessus)")
     amount_excl_vat = fields.Float()
     labour_share = fields.Float()
     insertion_rate = fields.Float()
     hourly_cost = fields.Float()
+    history = fields.List(fields.Dict(), attribute="quota_history")
 
 
 class ProgressSchema(ma.Schema):
     realised_hours = fields.Float(metadata={"description": "validated declarations"})
     declared_hours = fields.Float(metadata={"description": "submitted, not yet validated"})
-    expected_hours = fields.Float(metadata={"description": "expected by today on the linear curve"})
-    status = fields.String(attribute="progress_status")
+    expected_hours = fields.Float(metadata={"description": "expected by today on the territory's curve"})
+    status = fields.String(attribute="progress_status", validate=validate.OneOf(PROGRESS_STATUSES))
     status_label = fields.String(metadata={"description": "the status in French"})
+
+
+class ProgressDetailSchema(ProgressSchema):
+    quota_hours = fields.Integer()
+    by_month = fields.Dict()
+    by_territory = fields.Dict()
+    by_mode = fields.Dict()
+    series = fields.List(fields.Dict(), metadata={"description": "month by month: realised and expected, "
+                                                                 "cumulated, ready to draw"})
+
+
+class PartnerSchema(ma.Schema):
+    siret = Siret(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
 class LotSchema(ma.Schema):
@@ -84,16 +182,88 @@ class LotSchema(ma.Schema):
     market_id = fields.String()
     number = fields.Integer()
     title = fields.String()
-    trade = fields.String()
+    trade = fields.String(allow_none=True)
     territories = fields.List(fields.String())
     start_date = fields.Date()
     end_date = fields.Date()
     contractor_siret = fields.String(allow_none=True)
     contractor_name = fields.String(allow_none=True)
+    co_contractors = fields.List(fields.Dict())
+    subcontractors = fields.List(fields.Dict())
+    amendments = fields.List(fields.Dict())
     quota = fields.Function(lambda lot: QuotaSchema().dump(lot))
     progress = fields.Function(lambda lot: ProgressSchema().dump(progress_view(lot)))
+
+
+class LotQuerySchema(PageQuerySchema):
+    territory = fields.String()
+    market_id = fields.String()
+    contractor_siret = fields.String()
+    status = fields.String(validate=_one_of(PROGRESS_STATUSES, "Statut d'avancement"))
+    at_risk = fields.Boolean(metadata={"description": "at risk or behind"})
+    sort = fields.String(load_default="number")
 
 
 class AwardSchema(ma.Schema):
     contractor_siret = Siret(required=True)
     contractor_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class PartnersSchema(ma.Schema):
+    co_contractors = fields.List(fields.Nested(PartnerSchema), load_default=list)
+    subcontractors = fields.List(fields.Nested(PartnerSchema), load_default=list)
+
+
+class OverrideSchema(ma.Schema):
+    hours = fields.Integer(required=True, validate=validate.Range(min=0))
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class AmendmentSchema(ma.Schema):
+    signed_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    amount_excl_vat = fields.Decimal(places=2, validate=validate.Range(min=0))
+    start_date = fields.Date()
+    end_date = fields.Date()
+
+    @ma.validates_schema
+    def changes_something(self, data, **kwargs):
+        if not any(data.get(n) is not None for n in ("amount_excl_vat", "start_date", "end_date")):
+            raise ma.ValidationError("Un avenant change le montant ou les dates.", "amount_excl_vat")
+
+
+# --- reference table, settings, simulator --------------------------------------------------------
+class TradeSchema(ma.Schema):
+    code = fields.String(attribute="id", dump_only=True)
+    label = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    labour_share = fields.Decimal(required=True, validate=_fraction("La part de main-d'œuvre"), as_string=True)
+    hourly_cost = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(
+        min=0, min_inclusive=False, error="Le coût horaire doit être strictement positif."))
+    insertion_rate = fields.Decimal(required=True, validate=_fraction("Le taux d'insertion"), as_string=True)
+    updated_by = fields.String(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class TerritorySettingsSchema(ma.Schema):
+    territory = fields.String(attribute="id", dump_only=True)
+    ramp_days = fields.Integer(validate=validate.Range(min=0, max=730),
+                               metadata={"description": "days after the start before hours are expected"})
+    at_risk_tolerance = fields.Float(validate=validate.Range(min=0, max=0.5, max_inclusive=True),
+                                     metadata={"description": "how far behind the curve is still on track"})
+    behind_ratio = fields.Float(validate=validate.Range(min=0, max=1),
+                                metadata={"description": "below this share of the curve, a lot is behind"})
+
+    @ma.validates_schema
+    def behind_is_worse_than_at_risk(self, data, **kwargs):
+        if data.get("behind_ratio", 0) > 1 - data.get("at_risk_tolerance", 0.2):
+            raise ma.ValidationError("Le seuil de retard doit rester sous le seuil de risque.", "behind_ratio")
+
+
+class SimulationSchema(ma.Schema):
+    hours = fields.Integer()
+    breakdown = fields.Function(lambda s: {
+        "amount_excl_vat": float(s["breakdown"].amount_excl_vat), "labour_share": float(s["breakdown"].labour_share),
+        "labour_amount": float(s["breakdown"].labour_amount), "insertion_rate": float(s["breakdown"].insertion_rate),
+        "insertion_amount": float(s["breakdown"].insertion_amount), "hourly_cost": float(s["breakdown"].hourly_cost),
+        "exact_hours": round(float(s["breakdown"].exact_hours), 2)})
+    hours_at_usual_rates = fields.Dict()

@@ -2,7 +2,9 @@
 import uuid
 
 import mongoengine as me
-from plumbing.outbox import OutboxDocument
+from plumbing.outbox import OutboxDocument, VersionedDocument
+
+from .domain import MARKET_STATUSES
 
 
 def new_id() -> str:
@@ -10,23 +12,64 @@ def new_id() -> str:
 
 
 NATURES = ("works", "services", "supplies")
-MARKET_STATUSES = ("draft", "awarded", "in_execution", "completed", "closed")
+BUYER_TYPES = ("commune", "intercommunality", "departement", "region", "state", "social_landlord", "hospital",
+               "other_public_body")
+CLAUSE_KINDS = ("execution_condition", "award_criterion", "reserved_contract", "insertion_object")
+FACT_STATES = ("submitted", "validated", "rejected", "superseded")
+
+
+class Buyer(VersionedDocument):
+    """A public buyer (donneur d'ordre)."""
+    id = me.StringField(primary_key=True, default=new_id)
+    name = me.StringField(required=True)
+    siret = me.StringField(required=True, unique=True)
+    buyer_type = me.StringField(required=True, choices=BUYER_TYPES)
+    territory = me.StringField(required=True)
+    contacts = me.ListField(me.DictField())  # name, role, email, phone
+    created_by = me.StringField()
+    meta = {"collection": "buyers", "indexes": ["territory"]}
 
 
 class Market(OutboxDocument):
     id = me.StringField(primary_key=True, default=new_id)
     reference = me.StringField(required=True)
     title = me.StringField(required=True)
+    buyer_id = me.StringField(required=True)
     buyer_name = me.StringField(required=True)
     nature = me.StringField(required=True, choices=NATURES)
+    cpv_code = me.StringField()
+    clause_kind = me.StringField(choices=CLAUSE_KINDS)  # None: the market carries no social clause
     lead_territory = me.StringField(required=True)
     territories = me.ListField(me.StringField(), required=True)  # lead first, then associated
     state_market = me.BooleanField(default=False)
+    notification_date = me.DateField()
     start_date = me.DateField(required=True)
     end_date = me.DateField(required=True)
     status = me.StringField(default="draft", choices=MARKET_STATUSES)
     created_by = me.StringField()
-    meta = {"collection": "markets", "indexes": ["territories", ("lead_territory", "reference")]}
+    meta = {"collection": "markets", "indexes": ["territories", "buyer_id", ("lead_territory", "reference")]}
+
+
+class Trade(VersionedDocument):
+    """A line of the region's reference table: the defaults a lot of this trade starts from."""
+    id = me.StringField(primary_key=True)  # a short code: "masonry", "interior_painting"…
+    label = me.StringField(required=True)
+    labour_share = me.DecimalField(precision=4, force_string=True, required=True)
+    hourly_cost = me.DecimalField(precision=2, force_string=True, required=True)
+    insertion_rate = me.DecimalField(precision=4, force_string=True, required=True)
+    updated_by = me.StringField()
+    updated_at = me.DateTimeField()
+    meta = {"collection": "trades"}
+
+
+class TerritorySettings(VersionedDocument):
+    """How a territory judges progress: ramp before hours are expected, tolerances."""
+    id = me.StringField(primary_key=True)  # the territory
+    ramp_days = me.IntField(default=0, min_value=0)
+    at_risk_tolerance = me.FloatField(default=0.2)
+    behind_ratio = me.FloatField(default=0.5)
+    updated_by = me.StringField()
+    meta = {"collection": "territory_settings"}
 
 
 class Lot(OutboxDocument):
@@ -40,16 +83,27 @@ class Lot(OutboxDocument):
     insertion_rate = me.DecimalField(precision=4, force_string=True, required=True)
     hourly_cost = me.DecimalField(precision=2, force_string=True, required=True)
     computed_quota_hours = me.IntField(required=True)
-    quota_hours = me.IntField(required=True)
+    override_quota_hours = me.IntField()
+    override_reason = me.StringField()
+    quota_history = me.ListField(me.DictField())  # dated: creation, override, amendment
+    amendments = me.ListField(me.DictField())
     territories = me.ListField(me.StringField(), required=True)
     start_date = me.DateField(required=True)
     end_date = me.DateField(required=True)
     contractor_siret = me.StringField()
     contractor_name = me.StringField()
+    co_contractors = me.ListField(me.DictField())  # siret, name
+    subcontractors = me.ListField(me.DictField())
     realised_centihours = me.IntField(default=0)
     declared_centihours = me.IntField(default=0)
     progress_status = me.StringField(default="not_started")
-    meta = {"collection": "lots", "indexes": [("market_id", "number"), "territories"]}
+    meta = {"collection": "lots", "indexes": [("market_id", "number"), "territories", "contractor_siret",
+                                              "progress_status"]}
+
+    @property
+    def quota_hours(self) -> int:
+        """The quota in force: the facilitator's override when there is one, else the formula's."""
+        return self.computed_quota_hours if self.override_quota_hours is None else self.override_quota_hours
 
     @property
     def realised_hours(self) -> float:
@@ -68,11 +122,20 @@ class LotHours(me.Document):
     id = me.StringField(primary_key=True)  # the declaration id
     lot_id = me.StringField(required=True)
     centihours = me.IntField(required=True)
-    state = me.StringField(required=True, choices=("submitted", "validated", "rejected"))
-    month = me.StringField()
+    state = me.StringField(required=True, choices=FACT_STATES)
+    month = me.StringField()  # YYYY-MM
     mode = me.StringField()
-    territory = me.StringField()
+    territory = me.StringField()  # the participant's territory
     meta = {"collection": "lot_hours", "indexes": [("lot_id", "state")]}
+
+
+class ContractorKey(me.Document):
+    """Read model of the hours service's API keys (hash only), so contractors can read their lots."""
+    id = me.StringField(primary_key=True)  # key id
+    contractor_siret = me.StringField(required=True)
+    key_hash = me.StringField(required=True)
+    revoked = me.BooleanField(default=False)
+    meta = {"collection": "contractor_keys"}
 
 
 def sum_hours_by_state(lot_id: str) -> dict[str, int]:

@@ -1,18 +1,29 @@
-"""HTTP entrypoints of the participants service: thin, they validate, authorise and call handlers."""
+"""HTTP entrypoints of the participants service: thin, they validate, authorise and call handlers.
+
+Only facilitators of a participant's territory read or write their identity; operators manage the
+territory settings; buyers and contractors never reach this service's personal data.
+"""
 from contextlib import contextmanager
 
-from flask import current_app
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 
-from . import domain, handlers
-from .schemas import EligibilityRequestSchema, ParticipantCreateSchema, ParticipantSchema, RevocationSchema
+from . import documents, domain, handlers, importing
+from .schemas import (AccessLogEntrySchema, ErasedParticipantSchema, EligibilityRequestSchema, ExitCreateSchema,
+                      ExportSchema, ImportFileSchema, ImportQuerySchema, ImportReportSchema, ParticipantCreateSchema,
+                      ParticipantSchema, ParticipantUpdateSchema, PathEntryCreateSchema, PathEntryEndSchema,
+                      RevocationSchema, StatisticsQuerySchema, StatisticsSchema, TerritorySettingsSchema)
 from .store import Participant
 
 blp = Blueprint("participants", __name__, url_prefix="/api/v1",
-                description="Participants, éligibilité et fenêtre de comptage")
+                description="Participants, éligibilité, fenêtre de comptage, parcours, sorties et RGPD")
+
+
+def _defaults() -> handlers.Defaults:
+    return handlers.Defaults.from_settings(current_app.extensions["settings"])
 
 
 def _participant_or_404(participant_id: str) -> Participant:
@@ -24,14 +35,26 @@ def _participant_or_404(participant_id: str) -> Participant:
 
 
 @contextmanager
-def _domain_problems():
-    """Turn a refusal of the domain into a problem: 422 for a broken rule, 409 for a status."""
+def _problems():
+    """Turn refusals into problems: 422 broken rule, 409 status or look-alike, 410 erased, 404."""
     try:
         yield
     except domain.RuleBroken as exc:
         raise problem(422, str(exc), rule=exc.rule) from None
     except domain.StatusConflict as exc:
         raise problem(409, str(exc)) from None
+    except handlers.LookAlike as exc:
+        raise problem(
+            409, "Une personne de mêmes nom, prénom et date de naissance est déjà suivie sur ce territoire "
+                 f"(référence {exc.existing_ids[0]}). Ouvrez sa fiche plutôt que d'en créer une seconde ; "
+                 "s'il s'agit bien d'une autre personne, renvoyez la demande avec \"confirm_new\": true.",
+            rule="possible_duplicate", existing_id=exc.existing_ids[0], existing_ids=exc.existing_ids) from None
+    except handlers.Erased as exc:
+        raise problem(410, "Les données personnelles de ce participant ont été effacées le "
+                           f"{domain.french_date(exc.erased_on)} ; seules des statistiques anonymes sont "
+                           "conservées.", title="Données effacées") from None
+    except handlers.PathEntryNotFound:
+        raise problem(404, "Étape de parcours introuvable.") from None
 
 
 @blp.route("/participants")
@@ -39,19 +62,41 @@ class Participants(MethodView):
     @allow("facilitator")
     @blp.arguments(ParticipantCreateSchema)
     @blp.response(201, ParticipantSchema)
+    @blp.alt_response(409, description="Someone with the same names and birth date is already followed "
+                                       "in the territory (existing_id); send confirm_new to create anyway")
     def post(self, data):
         """Register a participant in one of the caller's territories"""
         require_territory([data["territory"]], "ce participant")
-        return handlers.register(data, current_principal().subject)
+        with _problems():
+            return handlers.register(data, current_principal())
 
 
 @blp.route("/participants/<participant_id>")
 class ParticipantById(MethodView):
     @allow("facilitator")
     @blp.response(200, ParticipantSchema)
+    @blp.alt_response(410, description="The participant's personal data were erased")
     def get(self, participant_id):
-        """Read a participant, with their eligibility"""
-        return _participant_or_404(participant_id)
+        """Read a participant, with their eligibility, path and exit (logged in the access log)"""
+        with _problems():
+            return handlers.read(_participant_or_404(participant_id), current_principal())
+
+    @allow("facilitator")
+    @blp.arguments(ParticipantUpdateSchema(partial=True))
+    @blp.response(200, ParticipantSchema)
+    def patch(self, data, participant_id):
+        """Rectify identity or contact fields (only those sent change)"""
+        participant = _participant_or_404(participant_id)
+        with _problems():
+            return handlers.rectify(participant.id, data, current_principal())
+
+    @allow("facilitator")
+    @blp.response(200, ErasedParticipantSchema)
+    def delete(self, participant_id):
+        """Erase a participant's personal data (right to erasure): only anonymous statistics remain"""
+        participant = _participant_or_404(participant_id)
+        with _problems():
+            return handlers.erase(participant.id, current_principal())
 
 
 @blp.route("/participants/<participant_id>/eligibility")
@@ -60,11 +105,11 @@ class ParticipantEligibility(MethodView):
     @blp.arguments(EligibilityRequestSchema)
     @blp.response(201, ParticipantSchema)
     def post(self, data, participant_id):
-        """Grant eligibility on recorded evidence; opens the counting window from the entry date"""
+        """Grant eligibility on recorded evidence; opens the counting window (territory setting) from entry"""
         participant = _participant_or_404(participant_id)
-        window = current_app.extensions["settings"].extra["counting_window_months"]
-        with _domain_problems():
-            return handlers.grant_eligibility(participant.id, data, current_principal().subject, window)
+        window = handlers.territory_settings(participant.territory, _defaults())["counting_window_months"]
+        with _problems():
+            return handlers.grant_eligibility(participant.id, data, current_principal(), window)
 
 
 @blp.route("/participants/<participant_id>/eligibility/revoke")
@@ -75,5 +120,156 @@ class ParticipantRevocation(MethodView):
     def post(self, data, participant_id):
         """Revoke the eligibility in force: hours after the revocation date no longer count"""
         participant = _participant_or_404(participant_id)
-        with _domain_problems():
-            return handlers.revoke_eligibility(participant.id, data["reason"], data["revoked_on"])
+        with _problems():
+            return handlers.revoke_eligibility(participant.id, data["reason"], data["revoked_on"],
+                                               current_principal())
+
+
+@blp.route("/participants/<participant_id>/path-entries")
+class ParticipantPath(MethodView):
+    @allow("facilitator")
+    @blp.arguments(PathEntryCreateSchema)
+    @blp.response(201, ParticipantSchema)
+    def post(self, data, participant_id):
+        """Add a stretch of work on a lot (employer, dates, contract type) to the participant's path"""
+        participant = _participant_or_404(participant_id)
+        with _problems():
+            return handlers.add_path_entry(participant.id, data, current_principal())
+
+
+@blp.route("/participants/<participant_id>/path-entries/<entry_id>")
+class ParticipantPathEntry(MethodView):
+    @allow("facilitator")
+    @blp.arguments(PathEntryEndSchema)
+    @blp.response(200, ParticipantSchema)
+    def patch(self, data, participant_id, entry_id):
+        """Set the end date of a stretch of work"""
+        participant = _participant_or_404(participant_id)
+        with _problems():
+            return handlers.end_path_entry(participant.id, entry_id, data["end"], current_principal())
+
+
+@blp.route("/participants/<participant_id>/exit")
+class ParticipantExit(MethodView):
+    @allow("facilitator")
+    @blp.arguments(ExitCreateSchema)
+    @blp.response(201, ParticipantSchema)
+    def post(self, data, participant_id):
+        """Record the participant's exit from the clause and its outcome (once)"""
+        participant = _participant_or_404(participant_id)
+        with _problems():
+            return handlers.record_exit(participant.id, data, current_principal())
+
+
+@blp.route("/participants/<participant_id>/export")
+class ParticipantExport(MethodView):
+    @allow("facilitator")
+    @blp.response(200, ExportSchema)
+    def get(self, participant_id):
+        """Everything held about the participant, as JSON (right of access)"""
+        with _problems():
+            return handlers.export(_participant_or_404(participant_id), current_principal())
+
+
+@blp.route("/participants/<participant_id>/export.html")
+class ParticipantExportDocument(MethodView):
+    @allow("facilitator")
+    @blp.response(200, description="A French document to hand to the person", content_type="text/html")
+    def get(self, participant_id):
+        """Everything held about the participant, as a readable French document (right of access)"""
+        with _problems():
+            exported = handlers.export(_participant_or_404(participant_id), current_principal())
+        return Response(documents.render_export(exported), mimetype="text/html",
+                        headers={"Cache-Control": "no-store"})
+
+
+@blp.route("/participants/<participant_id>/access-log")
+class ParticipantAccessLog(MethodView):
+    @allow("facilitator")
+    @blp.response(200, AccessLogEntrySchema(many=True))
+    def get(self, participant_id):
+        """Who read, changed, exported or erased this participant's record, and when"""
+        return handlers.access_log(_participant_or_404(participant_id).id)
+
+
+def _download(content: bytes, mimetype: str, filename: str) -> Response:
+    return Response(content, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blp.route("/participants/import-template.csv")
+class ImportTemplateCsv(MethodView):
+    @allow("facilitator")
+    @blp.response(200, description="CSV template (separator ;, UTF-8)", content_type="text/csv")
+    def get(self):
+        """Download the CSV template of a participants import (French column headers)"""
+        return _download(importing.csv_template(), "text/csv", "modele-import-participants.csv")
+
+
+@blp.route("/participants/import-template.xlsx")
+class ImportTemplateXlsx(MethodView):
+    @allow("facilitator")
+    @blp.response(200, description="XLSX template, with a sheet explaining each column",
+                  content_type=importing.XLSX_MIMETYPE)
+    def get(self):
+        """Download the XLSX template of a participants import (French column headers)"""
+        return _download(importing.xlsx_template(), importing.XLSX_MIMETYPE, "modele-import-participants.xlsx")
+
+
+@blp.route("/participants/import")
+class ParticipantImport(MethodView):
+    @allow("facilitator")
+    @blp.arguments(ImportQuerySchema, location="query")
+    @blp.arguments(ImportFileSchema, location="files")
+    @blp.response(200, ImportReportSchema)
+    @blp.alt_response(422, description="A file that cannot be read, or bad rows in all_or_nothing mode "
+                                       "(nothing imported; the report is in the problem)")
+    def post(self, query, files, **kwargs):
+        """Import participants from a CSV or XLSX file: every row validated, a report per row"""
+        principal = current_principal()
+        territory = query.get("territory")
+        if territory is None:
+            if len(principal.territories) != 1:
+                raise problem(422, "Précisez le territoire des personnes importées (paramètre territory).",
+                              errors={"territory": ["Champ obligatoire."]})
+            territory = next(iter(principal.territories))
+        require_territory([territory], "ces participants")
+        window = handlers.territory_settings(territory, _defaults())["counting_window_months"]
+        try:
+            report = importing.import_file(files["file"], territory, query["mode"], principal, window)
+        except importing.UnreadableFile as exc:
+            raise problem(422, str(exc), rule="unreadable_file") from None
+        if report["mode"] == "all_or_nothing" and report["rejected"]:
+            raise problem(422, f"Aucune ligne importée : {report['rejected']} ligne(s) comportent des erreurs "
+                               "(mode tout ou rien). Corrigez-les et importez à nouveau le fichier.",
+                          rule="rows_rejected", **ImportReportSchema().dump(report))
+        return report
+
+
+@blp.route("/participants/statistics")
+class ParticipantStatistics(MethodView):
+    @allow("facilitator", "operator")
+    @blp.arguments(StatisticsQuerySchema, location="query")
+    @blp.response(200, StatisticsSchema)
+    def get(self, query):
+        """Anonymous counts of a territory's participants: sex, age band, QPV, category, outcome"""
+        require_territory([query["territory"]], "ces statistiques")
+        return handlers.statistics(query["territory"])
+
+
+@blp.route("/participants/territory-settings/<territory>")
+class TerritoryParticipantSettings(MethodView):
+    @allow("operator", "facilitator")
+    @blp.response(200, TerritorySettingsSchema)
+    def get(self, territory):
+        """The territory's counting window and retention after exit (defaults when unset)"""
+        require_territory([territory], "ce territoire")
+        return handlers.territory_settings(territory, _defaults())
+
+    @allow("operator")
+    @blp.arguments(TerritorySettingsSchema)
+    @blp.response(200, TerritorySettingsSchema)
+    def put(self, data, territory):
+        """Set the territory's counting window (for eligibilities granted from now on) and retention"""
+        require_territory([territory], "ce territoire")
+        return handlers.update_territory_settings(territory, data, current_principal().subject, _defaults())

@@ -5,9 +5,11 @@ Shapes and types are checked here; the eligibility rules themselves live in the 
 from datetime import date
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
+from plumbing.validation import Siret
 
-from .domain import CRITERIA, SEXES, STATUSES
+from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, OUTCOMES, SEXES, STATUSES
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
@@ -15,8 +17,8 @@ def _text(max_length: int, **kwargs) -> fields.String:
         min=1, max=max_length, error=f"Texte de 1 à {max_length} caractères attendu."), **kwargs)
 
 
-class ParticipantCreateSchema(ma.Schema):
-    territory = _text(64, required=True)
+class IdentitySchema(ma.Schema):
+    """Identity and contact of a person, as typed by a facilitator or read from an import file."""
     first_name = _text(100, required=True)
     last_name = _text(100, required=True)
     birth_date = fields.Date(required=True)
@@ -33,16 +35,19 @@ class ParticipantCreateSchema(ma.Schema):
     def born_in_the_past(self, value, **kwargs):
         if value >= date.today():
             raise ma.ValidationError("La date de naissance doit être passée.")
+        if value.year < 1900:
+            raise ma.ValidationError("Date de naissance invraisemblable (avant 1900).")
 
 
-class CriterionSchema(ma.Schema):
-    code = fields.String(required=True, validate=validate.OneOf(
-        CRITERIA, error="Critère inconnu ; codes acceptés : " + ", ".join(CRITERIA) + "."))
-    benefit = fields.String(metadata={"description": "for minimum_benefit: RSA, AAH, ASS or other"})
-    months = fields.Integer(validate=validate.Range(min=0, max=1200, error="Nombre de mois invalide."),
-                            metadata={"description": "for long_term_job_seeker: months registered"})
-    reason = fields.String(validate=validate.Length(max=2000, error="Avis motivé trop long."),
-                           metadata={"description": "for prescriber_derogation: the prescriber's opinion"})
+class ParticipantCreateSchema(IdentitySchema):
+    territory = _text(64, required=True)
+    confirm_new = fields.Boolean(load_default=False, metadata={
+        "description": "true to create the person even though one with the same names and birth date is "
+                       "already followed in the territory (after checking it is someone else)"})
+
+
+class ParticipantUpdateSchema(IdentitySchema):
+    """Rectification: only the fields sent change (territory and status do not change here)."""
 
 
 class EvidenceSchema(ma.Schema):
@@ -57,10 +62,23 @@ class EvidenceSchema(ma.Schema):
             raise ma.ValidationError("La date du justificatif ne peut être dans le futur.")
 
 
+class CriterionSchema(ma.Schema):
+    code = fields.String(required=True, validate=validate.OneOf(
+        CRITERIA, error="Critère inconnu ; codes acceptés : " + ", ".join(CRITERIA) + "."))
+    benefit = fields.String(metadata={"description": "for minimum_benefit: RSA, AAH, ASS or other"})
+    months = fields.Integer(validate=validate.Range(min=0, max=1200, error="Nombre de mois invalide."),
+                            metadata={"description": "for long_term_job_seeker: months registered"})
+    reason = fields.String(validate=validate.Length(max=2000, error="Avis motivé trop long."),
+                           metadata={"description": "for prescriber_derogation: the prescriber's opinion"})
+    evidence = fields.Nested(EvidenceSchema, metadata={
+        "description": "the evidence of this criterion, when it is not the one shared by all criteria"})
+
+
 class EligibilityRequestSchema(ma.Schema):
     criteria = fields.List(fields.Nested(CriterionSchema), required=True, validate=validate.Length(
         min=1, error="Au moins un critère d'éligibilité est requis."))
-    evidence = fields.Nested(EvidenceSchema, required=True)
+    evidence = fields.Nested(EvidenceSchema, metadata={
+        "description": "evidence shared by every criterion without its own (each criterion needs one)"})
     eligible_from = fields.Date(required=True, metadata={"description": "entry date in the clause"})
 
 
@@ -71,7 +89,7 @@ class RevocationSchema(ma.Schema):
 
 class EligibilitySchema(ma.Schema):
     criteria = fields.List(fields.Nested(CriterionSchema))
-    evidence = fields.Nested(EvidenceSchema)
+    evidence = fields.Nested(EvidenceSchema, allow_none=True)
     eligible_from = fields.Date()
     eligible_until = fields.Date(metadata={"description": "last counting day, inclusive"})
     validated_by = fields.String()
@@ -92,3 +110,141 @@ class ParticipantSchema(ma.Schema):
     phone = fields.String(allow_none=True)
     status = fields.String(validate=validate.OneOf(STATUSES))
     eligibility = fields.Nested(EligibilitySchema, allow_none=True)
+    path = fields.List(fields.Nested(lambda: PathEntrySchema()))
+    exit = fields.Nested(lambda: ExitSchema(), allow_none=True)
+    registered_by = fields.String(allow_none=True)
+    registered_on = fields.Date(allow_none=True)
+
+
+class PathEntryCreateSchema(ma.Schema):
+    lot_id = _text(64, required=True)
+    employer_siret = Siret(required=True)
+    start = fields.Date(required=True)
+    end = fields.Date(allow_none=True, metadata={"description": "last day worked; none while it runs"})
+    contract_type = fields.String(required=True, validate=validate.OneOf(
+        CONTRACT_TYPES, error="Type de contrat inconnu ; valeurs possibles : " + ", ".join(CONTRACT_TYPES) + "."))
+
+
+class PathEntryEndSchema(ma.Schema):
+    end = fields.Date(required=True, metadata={"description": "last day worked"})
+
+
+class PathEntrySchema(ma.Schema):
+    id = fields.String()
+    lot_id = fields.String()
+    employer_siret = fields.String()
+    start = fields.Date()
+    end = fields.Date(allow_none=True)
+    contract_type = fields.String()
+    recorded_by = fields.String(allow_none=True)
+
+
+class ExitCreateSchema(ma.Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(
+        OUTCOMES, error="Situation de sortie inconnue ; valeurs possibles : " + ", ".join(OUTCOMES) + "."))
+    exit_date = fields.Date(required=True)
+
+
+class ExitSchema(ma.Schema):
+    outcome = fields.String()
+    exit_date = fields.Date()
+    recorded_by = fields.String(allow_none=True)
+
+
+class ErasedParticipantSchema(ma.Schema):
+    """What is kept of a participant after erasure: anonymous statistics only."""
+    id = fields.String()
+    status = fields.String()
+    erased_on = fields.Date()
+    territory = fields.String()
+    sex = fields.String(allow_none=True)
+    age_band = fields.String(allow_none=True)
+    qpv = fields.Boolean()
+    categories = fields.List(fields.String())
+    outcome = fields.String(allow_none=True)
+
+
+class AccessLogEntrySchema(ma.Schema):
+    at = fields.DateTime()
+    subject = fields.String(metadata={"description": "who (the subject of their token)"})
+    role = fields.String()
+    action = fields.String(metadata={"description": "read, create, update, export, erase, anonymise"})
+
+
+class StatisticsQuerySchema(ma.Schema):
+    territory = _text(64, required=True)
+
+
+class StatisticsSchema(ma.Schema):
+    territory = fields.String()
+    participants = fields.Integer()
+    qpv = fields.Integer(metadata={"description": "living in a priority neighbourhood"})
+    by_sex = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_age_band = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                              metadata={"description": "keys: " + ", ".join(AGE_BANDS)})
+    by_category = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_outcome = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class TerritorySettingsSchema(ma.Schema):
+    territory = fields.String(dump_only=True)
+    counting_window_months = fields.Integer(required=True, validate=validate.Range(
+        min=1, max=120, error="Durée de la fenêtre de comptage attendue en mois, de 1 à 120."))
+    retention_months = fields.Integer(required=True, validate=validate.Range(
+        min=1, max=240, error="Durée de conservation attendue en mois, de 1 à 240."), metadata={
+        "description": "months after their exit during which a participant's identity is kept"})
+    updated_by = fields.String(dump_only=True, allow_none=True)
+    updated_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+IMPORT_MODES = ("valid_only", "all_or_nothing")
+
+
+class ImportQuerySchema(ma.Schema):
+    mode = fields.String(load_default="valid_only", validate=validate.OneOf(
+        IMPORT_MODES, error="Mode attendu : valid_only (lignes valides seulement) ou all_or_nothing (tout ou rien)."))
+    territory = _text(64, metadata={"description": "territory of the imported people; default: the caller's"})
+
+
+class ImportFileSchema(ma.Schema):
+    file = Upload(required=True, metadata={"description": "CSV (separator ; or ,) or XLSX, as the template"})
+
+
+class ImportRowSchema(ma.Schema):
+    row = fields.Integer(metadata={"description": "line number in the file (1 is the header line)"})
+    status = fields.String(metadata={"description": "created, valid (not imported: all or nothing), "
+                                                    "invalid or duplicate"})
+    participant_id = fields.String(allow_none=True)
+    errors = fields.Dict(metadata={"description": "French messages by column header"})
+
+
+class ImportReportSchema(ma.Schema):
+    mode = fields.String()
+    territory = fields.String()
+    rows_read = fields.Integer()
+    created = fields.Integer()
+    rejected = fields.Integer()
+    ignored_columns = fields.List(fields.String(), metadata={"description": "headers not recognised"})
+    rows = fields.List(fields.Nested(ImportRowSchema))
+
+
+class ExportParticipantSchema(ParticipantSchema):
+    """The record as held, derived fields included."""
+    age_band = fields.String(allow_none=True, metadata={"description": "at entry (at registration before)"})
+    categories = fields.List(fields.String())
+    lookalike_key = fields.String(allow_none=True, metadata={
+        "description": "digest of the names and birth date, kept to warn of duplicate records"})
+
+
+class ExportSchema(ma.Schema):
+    title = fields.Constant("Données personnelles détenues par le service des participants "
+                            "(droit d'accès, article 15 du RGPD)")
+    exported_at = fields.DateTime()
+    exported_by = fields.String()
+    participant = fields.Nested(ExportParticipantSchema)
+    access_log = fields.List(fields.Nested(AccessLogEntrySchema))
+    other_services = fields.Constant(
+        "Les autres services de la plateforme ne détiennent aucune donnée d'identité : ils ne connaissent "
+        "que la référence opaque du participant, son territoire, ses catégories d'éligibilité, sa tranche "
+        "d'âge, son sexe, sa résidence en QPV, les dates de sa fenêtre de comptage et sa situation de sortie, "
+        "ainsi que les heures déclarées par les entreprises sous cette référence.")

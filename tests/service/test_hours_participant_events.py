@@ -1,0 +1,91 @@
+"""The hours service's read model of participants, fed by the participants service's real events:
+a revoked, ended or erased eligibility makes the hours service refuse the lines it no longer covers."""
+import pytest
+from plumbing.events import Event, encode
+
+from support import produce, wait_until
+
+CARCASSONNE = "aude-carcassonne-agglo"
+SIRET = "73282932000074"
+LOT_ID = "lot-ecole-1"
+LINE = {"lot_id": LOT_ID, "participant_id": "p-1", "month": "2026-03", "hours": 35, "mode": "direct_hire"}
+
+
+@pytest.fixture
+def client(service_env):
+    service_env("hours")
+    from hours.app import create_app
+    return create_app().test_client()
+
+
+@pytest.fixture
+def publish(infra, topic):
+    def send(type_, key, payload, service="participants"):
+        event = Event(type=type_, producer=service, key=key, territories=[CARCASSONNE], payload=payload)
+        produce(infra.kafka_bootstrap, topic(f"{service}.events"), encode(event), key=key.encode())
+    return send
+
+
+@pytest.fixture
+def contractor_key(client, auth):
+    facilitator = auth("facilitator", CARCASSONNE)
+    assert client.post("/api/v1/contractors", json={"siret": SIRET, "name": "BTP Aude"},
+                       headers=facilitator).status_code == 201
+    return {"X-API-Key": client.post(f"/api/v1/contractors/{SIRET}/api-keys", json={},
+                                     headers=facilitator).json["api_key"]}
+
+
+@pytest.fixture
+def eligible(client, publish, start_worker):
+    """A lot held by the contractor and participants p-1, p-2 eligible from 2026-01-01 to 2027-12-31."""
+    publish("lot.awarded", LOT_ID, {"lot_id": LOT_ID, "market_id": "m1", "contractor_siret": SIRET,
+                                    "start_date": "2026-01-01", "end_date": "2027-12-31"}, service="markets")
+    for participant_id in ("p-1", "p-2"):
+        publish("eligibility.granted", participant_id, {
+            "participant_id": participant_id, "territory": CARCASSONNE, "categories": ["rqth"],
+            "eligible_from": "2026-01-01", "eligible_until": "2027-12-31"})
+    start_worker("hours")
+    from hours.store import HeldLot, ParticipantWindow
+    wait_until(lambda: HeldLot.objects.count() == 1 and ParticipantWindow.objects.count() == 2,
+               what="the lot and the participants learnt from events")
+
+
+def declare(client, key, **changes):
+    return client.post("/api/v1/declarations", json={**LINE, **changes}, headers=key)
+
+
+def test_an_erased_participant_is_forgotten_and_their_declarations_stay(client, contractor_key, eligible,
+                                                                        publish):
+    from hours.store import Declaration, ParticipantWindow
+    assert declare(client, contractor_key).status_code == 201
+
+    publish("participant.erased", "p-1", {"participant_id": "p-1", "territory": CARCASSONNE})
+    wait_until(lambda: ParticipantWindow.objects(id="p-1").count() == 0, what="the window dropped")
+
+    refused = declare(client, contractor_key, month="2026-04")
+    assert refused.status_code == 422
+    assert refused.json["rule"] == "participant_unknown"
+    assert [d.participant_id for d in Declaration.objects] == ["p-1"]  # kept, under the opaque id
+    assert declare(client, contractor_key, participant_id="p-2").status_code == 201  # others untouched
+
+
+def test_hours_after_a_revocation_or_the_end_of_the_window_are_refused(client, contractor_key, eligible,
+                                                                      publish):
+    from hours.store import ParticipantWindow
+    publish("eligibility.revoked", "p-1", {"participant_id": "p-1", "territory": CARCASSONNE,
+                                           "revoked_on": "2026-03-31"})
+    publish("eligibility.window_ended", "p-2", {"participant_id": "p-2", "territory": CARCASSONNE,
+                                                "eligible_until": "2026-02-28"})
+    wait_until(lambda: ParticipantWindow.objects(id="p-1").first().to_domain().last_day.isoformat() == "2026-03-31"
+               and ParticipantWindow.objects(id="p-2").first().to_domain().last_day.isoformat() == "2026-02-28",
+               what="the revocation and the end of the window applied")
+
+    assert declare(client, contractor_key, month="2026-03").status_code == 201  # the last month covered
+    after_revocation = declare(client, contractor_key, month="2026-04")
+    assert after_revocation.status_code == 422
+    assert after_revocation.json["rule"] == "participant_not_eligible"
+    assert "au 31/03/2026" in after_revocation.json["detail"]
+    assert declare(client, contractor_key, participant_id="p-2", month="2026-02").status_code == 201
+    after_the_end = declare(client, contractor_key, participant_id="p-2", month="2026-03")
+    assert after_the_end.json["rule"] == "participant_not_eligible"
+    assert "au 28/02/2026" in after_the_end.json["detail"]
