@@ -94,7 +94,25 @@ def seed(platform: Platform) -> None:
     for territory, (name, email) in DEMO_FACILITATORS.items():
         if email not in known:
             platform.call("POST", "notifications", "/api/v1/recipients", operator,
-                          {"territory": territory, "name": name, "email": email})
+                          {"territory": territory, "name": name, "email": email,
+                           "organisation": DEMO_TERRITORIES[territory]})  # the territory's partner structure
+    subscribe_demo_facilitators(platform)
+
+
+# The alerts each demo facilitator receives by e-mail as soon as they are raised.
+DEMO_SUBSCRIPTIONS = [{"kind": kind, "channel": "email", "mode": "immediate"} for kind in (
+    "at_risk", "behind", "back_on_track", "quota_reached", "no_declaration", "end_approaching", "window_ending")]
+
+
+def subscribe_demo_facilitators(platform: Platform) -> None:
+    """Each demo facilitator subscribes by e-mail to the alerts of their territory (mails land in the
+    local SMTP sink's folder)."""
+    operator = platform.token("operator", *DEMO_TERRITORIES)
+    emails = {email for _, email in DEMO_FACILITATORS.values()}
+    for recipient in platform.call("GET", "notifications", "/api/v1/recipients?page_size=100", operator) or []:
+        if recipient["email"] in emails:
+            platform.call("PUT", "notifications", f"/api/v1/recipients/{recipient['id']}/subscriptions", operator,
+                          {"subscriptions": DEMO_SUBSCRIPTIONS})
 
 
 class Slice:
@@ -133,6 +151,9 @@ class Slice:
         siret, name = DEMO_CONTRACTOR
         self.p.call("POST", "markets", f"/api/v1/lots/{lot['id']}/award", self.facilitator,
                     {"contractor_siret": siret, "contractor_name": name})
+        # hours are declared on a market in execution (the hours service refuses them before)
+        self.p.call("POST", "markets", f"/api/v1/markets/{lot['market_id']}/status", self.facilitator,
+                    {"status": "in_execution"})
         if self.p.call("GET", "hours", f"/api/v1/contractors/{siret}", self.facilitator, expect=(200, 404)) \
                 .get("status") == 404:
             self.p.call("POST", "hours", "/api/v1/contractors", self.facilitator,
@@ -160,7 +181,7 @@ class Slice:
         their events, the line is refused, so retry until it has (bounded)."""
         line = {"lot_id": lot_id, "participant_id": participant_id, "month": month, "hours": hours,
                 "mode": "direct_hire", "contract_type": "cdd"}
-        not_yet = {"lot_not_held", "participant_unknown"}
+        not_yet = {"lot_not_held", "lot_not_in_execution", "participant_unknown"}
 
         def attempt():
             body = self.p.call("POST", "hours", "/api/v1/declarations", api_key, line, expect=(201, 422))

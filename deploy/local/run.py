@@ -37,6 +37,7 @@ def banner(config: StackConfig) -> str:
         lines.append(f"  {service:<14} {config.url(service)}/api/v1   docs: {config.url(service)}/docs/{service}/")
     lines += [
         f"  Kafka          {config.kafka_bootstrap}   MongoDB: {config.mongodb_url}   data: {config.data_dir}",
+        f"  Courriels      SMTP 127.0.0.1:{config.smtp_port} -> {config.mail_dir} (un fichier .eml par message)",
         "",
         "Faire passer une déclaration de bout en bout (marché → heures → quota atteint → alerte) :",
         f"  .venv/bin/python deploy/local/demo.py slice --base-port {config.base_port}",

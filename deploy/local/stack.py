@@ -48,6 +48,16 @@ class StackConfig:
     def mongo_port(self) -> int:
         return self.base_port + 2
 
+    @property
+    def smtp_port(self) -> int:
+        """The local SMTP sink the notifications service sends its e-mails to."""
+        return self.base_port + 3
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the SMTP sink keeps each e-mail as an .eml file."""
+        return Path(self.data_dir) / "mail"
+
     def web_port(self, service: str) -> int:
         return self.base_port + 10 + SERVICES.index(service)
 
@@ -75,6 +85,17 @@ class StackConfig:
             "AUTH_JWT_SECRET": self.jwt_secret,
             "HOURS_AUTO_VALIDATE_TERRITORIES": ",".join(self.auto_validate_territories),
             "PYTHONUNBUFFERED": "1",
+            **(self.notifications_env() if service == "notifications" else {}),
+        }
+
+    def notifications_env(self) -> dict[str, str]:
+        """E-mails go to the local SMTP sink; links in messages point at the markets API (no web front here)."""
+        return {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_FROM": "alertes@clauses-sociales.example",
+            "NOTIFICATIONS_PUBLIC_URL": f"{self.url('markets')}/api/v1",
+            "NOTIFICATIONS_DELIVERY_INTERVAL_S": "0.5",
         }
 
     def infra_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -113,11 +134,17 @@ class StackConfig:
     def worker_command(self, service: str) -> tuple[list[str], dict[str, str]]:
         return [self.python, "-m", f"{service}.worker"], self.service_env(service)
 
+    def mail_sink_command(self) -> tuple[list[str], dict[str, str]]:
+        sink = Path(__file__).resolve().parent / "mailsink.py"
+        return ([self.python, str(sink), "--port", str(self.smtp_port), "--dir", str(self.mail_dir)],
+                {"PYTHONUNBUFFERED": "1"})
+
     def service_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
         commands = {}
         for service in SERVICES:
             commands[f"{service}-web"] = self.web_command(service)
             commands[f"{service}-worker"] = self.worker_command(service)
+        commands["mail-sink"] = self.mail_sink_command()
         return commands
 
 

@@ -40,13 +40,15 @@ def eligible(client, publish, start_worker):
     """A lot held by the contractor and participants p-1, p-2 eligible from 2026-01-01 to 2027-12-31."""
     publish("lot.awarded", LOT_ID, {"lot_id": LOT_ID, "market_id": "m1", "contractor_siret": SIRET,
                                     "start_date": "2026-01-01", "end_date": "2027-12-31"}, service="markets")
+    publish("market.status_changed", "m1", {"market_id": "m1", "status": "in_execution"}, service="markets")
     for participant_id in ("p-1", "p-2"):
         publish("eligibility.granted", participant_id, {
             "participant_id": participant_id, "territory": CARCASSONNE, "categories": ["rqth"],
             "eligible_from": "2026-01-01", "eligible_until": "2027-12-31"})
     start_worker("hours")
-    from hours.store import HeldLot, ParticipantWindow
-    wait_until(lambda: HeldLot.objects.count() == 1 and ParticipantWindow.objects.count() == 2,
+    from hours.store import HeldLot, MarketState, ParticipantWindow
+    wait_until(lambda: HeldLot.objects.count() == 1 and ParticipantWindow.objects.count() == 2
+               and MarketState.objects.count() == 1,
                what="the lot and the participants learnt from events")
 
 

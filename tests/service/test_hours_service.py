@@ -45,9 +45,9 @@ def contractor_key(client, facilitator):
 @pytest.fixture
 def world(client, infra, topic, start_worker):
     """A lot held by the contractor and an eligible participant, known from real events."""
-    def lot(lot_id=LOT_ID, siret=SIRET, territories=(CARCASSONNE,)):
+    def lot(lot_id=LOT_ID, siret=SIRET, territories=(CARCASSONNE,), market_id="m1"):
         publish(infra, topic("markets.events"), "lot.awarded", lot_id, {
-            "lot_id": lot_id, "market_id": "m1", "contractor_siret": siret, "start_date": "2026-01-01",
+            "lot_id": lot_id, "market_id": market_id, "contractor_siret": siret, "start_date": "2026-01-01",
             "end_date": "2027-12-31"}, territories)
 
     def participant(participant_id="p-1", start="2026-01-01", until="2027-12-31"):
@@ -55,14 +55,23 @@ def world(client, infra, topic, start_worker):
             "participant_id": participant_id, "territory": CARCASSONNE, "categories": ["rqth"],
             "eligible_from": start, "eligible_until": until})
 
+    def market(market_id, *statuses):
+        for status in statuses:
+            publish(infra, topic("markets.events"), "market.status_changed", market_id,
+                    {"market_id": market_id, "status": status})
+
     lot()
     participant()
     lot("lot-other", OTHER_SIRET)
     lot("lot-narbonne", territories=(NARBONNE,))
     participant("p-ends-soon", until="2026-03-15")
+    market("m1", "awarded", "in_execution")
+    lot("lot-not-started", market_id="m2")
+    market("m2", "awarded")
     start_worker("hours")
-    from hours.store import HeldLot, ParticipantWindow
-    wait_until(lambda: HeldLot.objects.count() == 3 and ParticipantWindow.objects.count() == 2,
+    from hours.store import HeldLot, MarketState, ParticipantWindow
+    wait_until(lambda: HeldLot.objects.count() == 4 and ParticipantWindow.objects.count() == 2
+               and MarketState.objects.count() == 2 and MarketState.objects.get(id="m1").status == "in_execution",
                what="read models fed from the markets and participants events")
 
 
@@ -121,6 +130,7 @@ def test_a_territory_with_auto_validation_validates_lines_that_pass_every_rule(c
 @pytest.mark.parametrize("change, rule", [
     ({"lot_id": "lot-other"}, "lot_not_held"),
     ({"lot_id": "lot-unknown"}, "lot_not_held"),
+    ({"lot_id": "lot-not-started"}, "lot_not_in_execution"),
     ({"month": f"{date.today().year + 1}-01"}, "period_in_future"),
     ({"month": "2025-12"}, "period_before_lot_start"),
     ({"hours": 0}, "hours_not_positive"),

@@ -112,3 +112,101 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 10.0, expect: int = 
 
 def events_of(records) -> list[dict]:
     return [json.loads(r.value) for r in records]
+
+
+# --- notifications: a real SMTP server and a real webhook receiver ---------------------------------
+class MailServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts. ``stop()`` and
+    ``start()`` again on the same port: a mail server that is down for a while."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port_block(1)
+        self.messages = []  # (recipients, email.message.EmailMessage)
+        self._controller = None
+
+    def start(self) -> "MailServer":
+        from aiosmtpd.controller import Controller
+        self._controller = Controller(_MailCollector(self.messages), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            controller, self._controller = self._controller, None
+            controller.stop()
+
+    def to(self, address: str) -> list:
+        return [message for rcpts, message in self.messages if address in rcpts]
+
+
+class _MailCollector:
+    def __init__(self, messages: list):
+        self.messages = messages
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+        raw = envelope.original_content or envelope.content
+        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(raw, policy=policy.default)))
+        return "250 Message accepted for delivery"
+
+
+def mail_parts(message) -> tuple[str, str]:
+    """(text, html) of a multipart/alternative e-mail."""
+    return (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content())
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 that checks the signature the way a subscriber would: HMAC-SHA256
+    with its secret over "X-Clause-Timestamp.body", a timestamp less than five minutes old.
+
+    ``answers`` are the statuses it gives to the next calls (then 200); ``calls`` keeps every call,
+    ``accepted`` the bodies of the calls it answered 2xx with a valid signature."""
+
+    def __init__(self, secret: str | None = None):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.secret = secret
+        self.answers: list[int] = []
+        self.calls: list[dict] = []
+        self.accepted: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver._handle(self, body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/clauses"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def verify(self, headers, body: bytes) -> bool:
+        import hashlib
+        import hmac
+        timestamp, signature = headers.get("X-Clause-Timestamp", ""), headers.get("X-Clause-Signature", "")
+        if not self.secret or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
+            return False
+        expected = "sha256=" + hmac.new(self.secret.encode(), timestamp.encode() + b"." + body,
+                                        hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+    def _handle(self, request, body: bytes) -> None:
+        valid = self.verify(request.headers, body)
+        status = self.answers.pop(0) if self.answers else (200 if valid else 401)
+        call = {"path": request.path, "headers": dict(request.headers), "body": body, "valid": valid,
+                "status": status}
+        self.calls.append(call)
+        if valid and 200 <= status < 300:
+            self.accepted.append(json.loads(body))
+        request.send_response(status)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

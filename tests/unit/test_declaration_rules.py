@@ -7,7 +7,7 @@ import pytest
 from hours.domain import EligibilityWindow, Line, LotHolding, Refused, check_line, month_end
 
 SIRET = "73282932000074"
-LOT = LotHolding("lot-1", SIRET, date(2026, 2, 10), date(2026, 12, 31))
+LOT = LotHolding("lot-1", SIRET, date(2026, 2, 10), date(2026, 12, 31), "in_execution")
 WINDOW = EligibilityWindow(date(2026, 1, 1), date(2027, 12, 31))
 TODAY = date(2026, 11, 22)
 
@@ -39,6 +39,13 @@ def test_each_broken_rule_is_named():
     assert refusal(line=line(hours="0")) == "hours_not_positive"
     assert refusal(line=line(hours="208.01")) == "hours_above_ceiling"
     assert refusal(window=None) == "participant_unknown"
+
+
+def test_the_lots_market_must_be_in_execution_or_completed():
+    from dataclasses import replace
+    for status in (None, "draft", "awarded", "closed"):
+        assert refusal(lot=replace(LOT, market_status=status)) == "lot_not_in_execution"
+    check_line(line(), SIRET, replace(LOT, market_status="completed"), WINDOW, TODAY)  # late payroll lines
 
 
 def test_the_participant_must_be_eligible_over_the_whole_month():

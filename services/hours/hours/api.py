@@ -1,17 +1,25 @@
 """HTTP entrypoints of the hours service."""
-from flask import current_app
+import json
+
+import marshmallow as ma
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 
-from . import domain, handlers
-from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema, ContractorCreateSchema,
-                      ContractorSchema, DeclarationCreateSchema, DeclarationSchema)
+from . import domain, handlers, idempotency, spreadsheets
+from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema, BatchReportSchema, BatchSchema,
+                      BulkValidationReportSchema, BulkValidationSchema, ContractorCreateSchema, ContractorSchema,
+                      CorrectionSchema, DeclarationCreateSchema, DeclarationHistorySchema, DeclarationQuerySchema,
+                      DeclarationSchema, RejectionSchema, UploadFileSchema, UploadQuerySchema)
 from .store import ApiKey, Contractor, Declaration
 
 blp = Blueprint("hours", __name__, url_prefix="/api/v1",
                 description="Entreprises attributaires, clés d'API et déclarations d'heures")
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": idempotency.HEADER, "required": False, "schema": {"type": "string", "maxLength": 255},
+    "description": "a retried request with the same key gets the first answer and changes nothing"}
 
 
 def _contractor_or_404(siret: str) -> Contractor:
@@ -89,27 +97,153 @@ class ContractorApiKey(MethodView):
         handlers.revoke_api_key(key.id)
 
 
+def _rules_settings() -> tuple[list[str], object]:
+    settings = current_app.extensions["settings"]
+    return settings.extra["auto_validate_territories"], settings.extra["monthly_ceiling_hours"]
+
+
+def _json_fingerprint() -> bytes:
+    return json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":")).encode()
+
+
+_line_schema = DeclarationCreateSchema()
+_declaration_schema = DeclarationSchema()
+_report_schema = BatchReportSchema()
+
+
 @blp.route("/declarations")
 class Declarations(MethodView):
     @allow("contractor")
     @blp.arguments(DeclarationCreateSchema)
     @blp.response(201, DeclarationSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, data):
         """Declare the hours a participant worked on a lot in a month (contractor, with its API key)"""
-        settings = current_app.extensions["settings"]
+        principal = current_principal()
+
+        def run():
+            try:
+                declaration = handlers.declare(principal.siret, data, *_rules_settings(), by=principal.subject)
+            except domain.Refused as refusal:
+                raise problem(422, refusal.message, rule=refusal.rule)
+            except handlers.DuplicateLine:
+                raise problem(409, handlers.DUPLICATE_MESSAGE, rule="duplicate_line")
+            return _declaration_schema.dump(handlers.view(declaration)), 201
+        return idempotency.run_once("declarations", _json_fingerprint(), run)
+
+    @allow("facilitator", "contractor")
+    @blp.arguments(DeclarationQuerySchema, location="query")
+    @blp.response(200, DeclarationSchema(many=True))
+    @blp.paginate()
+    def get(self, query, pagination_parameters):
+        """Lines in force, oldest first: a contractor's own, or a facilitator's territories' (the queue of
+        lines to validate with status=submitted)"""
+        principal = current_principal()
+        lines = Declaration.objects(**{k: v for k, v in query.items() if k in ("status", "lot_id", "month")})
+        if principal.role == "contractor":
+            lines = lines.filter(contractor_siret=principal.siret)
+            if "territory" in query:
+                lines = lines.filter(territories__in=[query["territory"]])
+        else:
+            if "territory" in query:
+                require_territory([query["territory"]], "ce territoire")
+            lines = lines.filter(territories__in=[query["territory"]] if "territory" in query
+                                 else sorted(principal.territories))
+        pagination_parameters.item_count = lines.count()
+        page = lines.order_by("submitted_at").skip(pagination_parameters.first_item) \
+            .limit(pagination_parameters.page_size)
+        return [handlers.view(line) for line in page]
+
+
+def _batch_lines(raw_lines: list[dict]) -> list[tuple[int, dict | None, dict | None]]:
+    """Each line through the single-line schema, so that one bad line is refused alone."""
+    lines = []
+    for index, raw in enumerate(raw_lines):
         try:
-            return handlers.declare(current_principal().siret, data,
-                                    settings.extra["auto_validate_territories"],
-                                    settings.extra["monthly_ceiling_hours"])
-        except domain.Refused as refusal:
-            raise problem(422, refusal.message, rule=refusal.rule)
-        except handlers.DuplicateLine:
-            raise problem(409, "Une ligne existe déjà pour ce lot, ce participant et ce mois.",
-                          rule="duplicate_line")
+            lines.append((index, _line_schema.load(raw), None))
+        except ma.ValidationError as exc:
+            lines.append((index, None, exc.messages))
+    return lines
 
 
-def _declaration_or_404(declaration_id: str) -> Declaration:
-    declaration = Declaration.objects(id=declaration_id).first()
+def _batch_answer(lines, all_or_nothing: bool, rows: list[int] | None = None) -> tuple[dict, int]:
+    principal = current_principal()
+    report = handlers.declare_batch(principal.siret, lines, all_or_nothing, *_rules_settings(),
+                                    by=principal.subject)
+    if rows is not None:
+        for result in report["results"]:
+            result["row"] = rows[result["index"]]
+    body = _report_schema.dump(report)
+    if not report["written"]:
+        raise problem(422, f"Aucune ligne enregistrée : {report['refused']} ligne(s) refusée(s) (mode tout ou "
+                           "rien). Corrigez-les et envoyez de nouveau l'ensemble.", rule="lines_refused", **body)
+    return body, 200 if not report["refused"] else 207
+
+
+@blp.route("/declarations/batch")
+class DeclarationBatch(MethodView):
+    @allow("contractor")
+    @blp.arguments(BatchSchema)
+    @blp.response(200, BatchReportSchema, description="Every line accepted")
+    @blp.alt_response(207, schema=BatchReportSchema, description="Some lines refused: see each result")
+    @blp.alt_response(422, description="all_or_nothing and a line refused: nothing written")
+    @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, data):
+        """Declare many lines at once (up to 10,000): a result per line"""
+        return idempotency.run_once("declarations/batch", _json_fingerprint(),
+                                    lambda: _batch_answer(_batch_lines(data["lines"]), data["all_or_nothing"]))
+
+
+def _download(content: bytes, mimetype: str, filename: str) -> Response:
+    return Response(content, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blp.route("/declarations/template.csv")
+class DeclarationTemplateCsv(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.response(200, description="CSV template (separator ;, UTF-8)", content_type="text/csv")
+    def get(self):
+        """Download the CSV template of a declarations upload (French column headers)"""
+        return _download(spreadsheets.csv_template(), "text/csv", "modele-declarations-heures.csv")
+
+
+@blp.route("/declarations/template.xlsx")
+class DeclarationTemplateXlsx(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.response(200, description="XLSX template, with a sheet explaining each column",
+                  content_type=spreadsheets.XLSX_MIMETYPE)
+    def get(self):
+        """Download the XLSX template of a declarations upload (French column headers)"""
+        return _download(spreadsheets.xlsx_template(), spreadsheets.XLSX_MIMETYPE, "modele-declarations-heures.xlsx")
+
+
+@blp.route("/declarations/upload")
+class DeclarationUpload(MethodView):
+    @allow("contractor")
+    @blp.arguments(UploadQuerySchema, location="query")
+    @blp.arguments(UploadFileSchema, location="files")
+    @blp.response(200, BatchReportSchema, description="Every row accepted")
+    @blp.alt_response(207, schema=BatchReportSchema, description="Some rows refused: see each row")
+    @blp.alt_response(422, description="An unreadable file, or all_or_nothing and a row refused")
+    @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, query, files):
+        """Declare the lines of a CSV or XLSX file (as the template): a French report per row"""
+        content = files["file"].read()
+
+        def run():
+            try:
+                rows = spreadsheets.read_lines(content)
+            except spreadsheets.UnreadableFile as exc:
+                raise problem(422, str(exc), rule="unreadable_file") from None
+            return _batch_answer(_batch_lines([line for _, line in rows]), query["all_or_nothing"],
+                                 [number for number, _ in rows])
+        return idempotency.run_once("declarations/upload",
+                                    content + str(query["all_or_nothing"]).encode(), run)
+
+
+def _line_or_404(declaration_id: str) -> Declaration:
+    declaration = handlers.find_line(declaration_id)
     if declaration is None:
         raise problem(404, "Déclaration introuvable.")
     principal = current_principal()
@@ -121,13 +255,32 @@ def _declaration_or_404(declaration_id: str) -> Declaration:
     return declaration
 
 
+def _workflow(call, *args, **kwargs) -> dict:
+    try:
+        return handlers.view(call(*args, **kwargs))
+    except handlers.NotAllowed as exc:
+        raise problem(409, str(exc)) from None
+    except domain.Refused as refusal:
+        raise problem(422, refusal.message, rule=refusal.rule) from None
+
+
 @blp.route("/declarations/<declaration_id>")
 class DeclarationById(MethodView):
     @allow("facilitator", "contractor")
     @blp.response(200, DeclarationSchema)
     def get(self, declaration_id):
-        """Read a declaration"""
-        return _declaration_or_404(declaration_id)
+        """Read a version of a declaration"""
+        declaration = _line_or_404(declaration_id)
+        return handlers.view(declaration, declaration.version(declaration_id))
+
+
+@blp.route("/declarations/<declaration_id>/history")
+class DeclarationHistory(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.response(200, DeclarationHistorySchema)
+    def get(self, declaration_id):
+        """Every version of the line this declaration belongs to, oldest first"""
+        return handlers.history(_line_or_404(declaration_id))
 
 
 @blp.route("/declarations/<declaration_id>/validate")
@@ -136,7 +289,52 @@ class DeclarationValidation(MethodView):
     @blp.response(200, DeclarationSchema)
     def post(self, declaration_id):
         """Validate a submitted declaration: its hours become realised hours"""
-        declaration = _declaration_or_404(declaration_id)
-        if declaration.status == "rejected":
-            raise problem(409, "Une déclaration rejetée ne peut pas être validée.")
-        return handlers.validate(declaration.id, current_principal().subject)
+        _line_or_404(declaration_id)
+        return _workflow(handlers.validate, declaration_id, current_principal().subject)
+
+
+@blp.route("/declarations/<declaration_id>/reject")
+class DeclarationRejection(MethodView):
+    @allow("facilitator")
+    @blp.arguments(RejectionSchema)
+    @blp.response(200, DeclarationSchema)
+    def post(self, data, declaration_id):
+        """Reject a submitted declaration with a reason the contractor reads"""
+        _line_or_404(declaration_id)
+        return _workflow(handlers.reject, declaration_id, current_principal().subject, data["reason"])
+
+
+@blp.route("/declarations/<declaration_id>/correct")
+class DeclarationCorrection(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.arguments(CorrectionSchema)
+    @blp.response(201, DeclarationSchema)
+    def post(self, data, declaration_id):
+        """Correct the version in force: a new version supersedes it (the old one is kept)"""
+        _line_or_404(declaration_id)
+        principal = current_principal()
+        return _workflow(handlers.correct, declaration_id, data, principal.subject,
+                         principal.role == "facilitator", *_rules_settings())
+
+
+@blp.route("/declarations/validate")
+class DeclarationBulkValidation(MethodView):
+    @allow("facilitator")
+    @blp.arguments(BulkValidationSchema)
+    @blp.response(200, BulkValidationReportSchema)
+    def post(self, data):
+        """Validate many submitted declarations at once: a result per id"""
+        principal = current_principal()
+        results = []
+        for declaration_id in dict.fromkeys(data["ids"]):  # each once, in the caller's order
+            declaration = handlers.find_line(declaration_id)
+            if declaration is None or not principal.covers(declaration.territories):
+                results.append({"id": declaration_id, "status": "refused", "detail": "Déclaration introuvable."})
+                continue
+            try:
+                handlers.validate(declaration_id, principal.subject)
+                results.append({"id": declaration_id, "status": "validated"})
+            except handlers.NotAllowed as exc:
+                results.append({"id": declaration_id, "status": "refused", "detail": str(exc)})
+        validated = sum(r["status"] == "validated" for r in results)
+        return {"validated": validated, "refused": len(results) - validated, "results": results}

@@ -1,5 +1,4 @@
 """Application factory of the hours service."""
-from decimal import Decimal
 
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app

@@ -10,12 +10,19 @@ CONTRACT_TYPES = ("cdi", "cdd", "apprenticeship", "professionalisation", "tempor
 LEGAL_MONTHLY_MAXIMUM_HOURS = Decimal(208)
 
 
+# Hours are declared while the market runs; a completed market still takes its late payroll lines.
+DECLARABLE_MARKET_STATUSES = ("in_execution", "completed")
+MARKET_STATUS_LABELS_FR = {"draft": "en préparation", "awarded": "attribué, pas encore en exécution",
+                           "in_execution": "en exécution", "completed": "achevé", "closed": "clos"}
+
+
 @dataclass(frozen=True)
 class LotHolding:
     lot_id: str
     contractor_siret: str
     start_date: date
     end_date: date
+    market_status: str | None = None  # None: not learnt yet from the markets service
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,10 @@ def check_line(line: Line, siret: str, lot: LotHolding | None, window: Eligibili
     """Raise ``Refused`` for the first rule the line breaks."""
     if lot is None or lot.contractor_siret != siret:
         raise Refused("lot_not_held", "Ce lot n'est pas attribué à votre entreprise, ou n'existe pas.")
+    if lot.market_status not in DECLARABLE_MARKET_STATUSES:
+        state = MARKET_STATUS_LABELS_FR.get(lot.market_status, "pas encore connu comme en exécution")
+        raise Refused("lot_not_in_execution", f"Ce lot n'est pas en exécution (marché {state}) : les heures "
+                                              "se déclarent une fois le marché passé en exécution.")
     first, last = line.month, month_end(line.month)
     if first > today:
         raise Refused("period_in_future", "La période déclarée est dans le futur.")

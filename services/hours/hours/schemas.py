@@ -2,6 +2,7 @@
 from datetime import date
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from plumbing.validation import Siret
 
@@ -59,21 +60,37 @@ def at_most_two_decimals(value):
         raise ma.ValidationError("Au plus deux décimales (par exemple 7.5 ou 151.67).")
 
 
+def mode_field(**kwargs):
+    return fields.String(validate=validate.OneOf(
+        MODES, error="Modalité inconnue ; valeurs possibles : " + ", ".join(MODES) + "."), **kwargs)
+
+
+def contract_type_field(**kwargs):
+    return fields.String(validate=validate.OneOf(
+        CONTRACT_TYPES, error="Type de contrat inconnu ; valeurs possibles : " + ", ".join(CONTRACT_TYPES) + "."),
+        **kwargs)
+
+
 class DeclarationCreateSchema(ma.Schema):
     lot_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     participant_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
                                    metadata={"description": "the opaque reference given by the facilitator"})
     month = Month(required=True, metadata={"description": "YYYY-MM"})
     hours = fields.Decimal(required=True, validate=at_most_two_decimals)
-    mode = fields.String(required=True, validate=validate.OneOf(
-        MODES, error="Modalité inconnue ; valeurs possibles : " + ", ".join(MODES) + "."))
+    mode = mode_field(required=True)
     employer_siret = Siret(metadata={"description": "when the employer is not the contractor itself"})
-    contract_type = fields.String(validate=validate.OneOf(
-        CONTRACT_TYPES, error="Type de contrat inconnu ; valeurs possibles : " + ", ".join(CONTRACT_TYPES) + "."))
+    contract_type = contract_type_field()
+
+
+MAX_BATCH_LINES = 10_000
+STATUSES_FR = "submitted, validated, rejected, superseded"
 
 
 class DeclarationSchema(ma.Schema):
-    id = fields.String()
+    id = fields.String(metadata={"description": "this version's id"})
+    line_id = fields.String(metadata={"description": "the line (lot, participant, month) every version shares"})
+    version = fields.Integer()
+    current_id = fields.String(metadata={"description": "the line's version in force"})
     lot_id = fields.String()
     participant_id = fields.String()
     contractor_siret = fields.String()
@@ -82,6 +99,96 @@ class DeclarationSchema(ma.Schema):
     mode = fields.String()
     employer_siret = fields.String(allow_none=True)
     contract_type = fields.String(allow_none=True)
-    status = fields.String()
+    status = fields.String(metadata={"description": STATUSES_FR})
     submitted_at = fields.DateTime()
     validated_at = fields.DateTime(allow_none=True)
+    rejected_at = fields.DateTime(allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+    correction_reason = fields.String(allow_none=True)
+    supersedes = fields.String(allow_none=True)
+    superseded_by = fields.String(allow_none=True)
+
+
+class DeclarationHistorySchema(ma.Schema):
+    line_id = fields.String()
+    current_id = fields.String()
+    versions = fields.List(fields.Nested(DeclarationSchema), metadata={"description": "oldest first"})
+
+
+class BatchSchema(ma.Schema):
+    # Each line is checked on its own (a result per line), so the list takes any objects here.
+    lines = fields.List(fields.Dict(), required=True, validate=validate.Length(
+        min=1, max=MAX_BATCH_LINES, error=f"Entre 1 et {MAX_BATCH_LINES} lignes par envoi."))
+    all_or_nothing = fields.Boolean(load_default=False, metadata={
+        "description": "true: one refused line and nothing is written"})
+
+
+class LineResultSchema(ma.Schema):
+    index = fields.Integer(metadata={"description": "position of the line in the request, from 0"})
+    row = fields.Integer(metadata={"description": "uploads: line number in the file (1 is the header)"})
+    status = fields.String(metadata={"description": "accepted, refused, or valid (not written: all or nothing)"})
+    declaration_id = fields.String(allow_none=True)
+    declaration_status = fields.String()
+    rule = fields.String()
+    detail = fields.String()
+    errors = fields.Dict()
+
+
+class BatchReportSchema(ma.Schema):
+    accepted = fields.Integer()
+    refused = fields.Integer()
+    written = fields.Boolean()
+    results = fields.List(fields.Nested(LineResultSchema))
+
+
+class UploadQuerySchema(ma.Schema):
+    all_or_nothing = fields.Boolean(load_default=False)
+
+
+class UploadFileSchema(ma.Schema):
+    file = Upload(required=True, metadata={"description": "CSV (separator ; or ,) or XLSX, as the template"})
+
+
+class RejectionSchema(ma.Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=1000, error=(
+        "Motif obligatoire : expliquez en quelques mots ce qui doit être corrigé.")))
+
+
+class CorrectionSchema(ma.Schema):
+    hours = fields.Decimal(validate=at_most_two_decimals)
+    mode = mode_field()
+    employer_siret = Siret(allow_none=True)
+    contract_type = contract_type_field()
+    reason = fields.String(validate=validate.Length(max=1000))
+
+    @ma.validates_schema
+    def something_changes(self, data, **kwargs):
+        if not set(data) - {"reason"}:
+            raise ma.ValidationError("Indiquez au moins une valeur corrigée (heures, modalité, employeur ou "
+                                     "type de contrat).", "_schema")
+
+
+class DeclarationQuerySchema(ma.Schema):
+    status = fields.String(validate=validate.OneOf(
+        ("submitted", "validated", "rejected"), error="Statut inconnu ; valeurs possibles : submitted, "
+                                                     "validated, rejected."))
+    territory = fields.String()
+    lot_id = fields.String()
+    month = fields.String()
+
+
+class BulkValidationSchema(ma.Schema):
+    ids = fields.List(fields.String(), required=True, validate=validate.Length(
+        min=1, max=1000, error="Entre 1 et 1000 déclarations à la fois."))
+
+
+class ValidationResultSchema(ma.Schema):
+    id = fields.String()
+    status = fields.String(metadata={"description": "validated, or refused with a reason"})
+    detail = fields.String()
+
+
+class BulkValidationReportSchema(ma.Schema):
+    validated = fields.Integer()
+    refused = fields.Integer()
+    results = fields.List(fields.Nested(ValidationResultSchema))

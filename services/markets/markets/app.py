@@ -1,5 +1,6 @@
 """Application factory of the markets service, and its operator commands."""
 import click
+from plumbing.contractor_keys import principal_for_contractor_key
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
@@ -15,7 +16,7 @@ def create_app(settings: Settings | None = None):
         settings or load(), title="Clauses sociales — marchés et quotas",
         description="Acheteurs, marchés publics porteurs d'une clause sociale, lots, quotas d'heures "
                     "d'insertion et avancement.", blueprints=[api.blp],
-        api_key_resolver=handlers.principal_for_contractor_key, consumes=handlers.CONSUMES)
+        api_key_resolver=principal_for_contractor_key, consumes=handlers.CONSUMES)
     app.cli.add_command(evaluate_lots)
     return app
 

@@ -1,13 +1,13 @@
 """Service layer: what the markets service does, called by the API, the CLI and the worker."""
 from datetime import date, datetime, timezone
 
-from plumbing.auth import Principal, principal_for_api_key
+from plumbing.contractor_keys import KEY_EVENT_HANDLERS
 from plumbing.consumer import Unapplicable
 from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
 
 from . import domain
-from .store import Buyer, ContractorKey, Lot, LotHours, Market, TerritorySettings, Trade, sum_hours_by_state
+from .store import Buyer, Lot, LotHours, Market, TerritorySettings, Trade, sum_hours_by_state
 
 SERVICE = "markets"
 RUNNING = ("awarded", "in_execution", "completed")  # markets whose lots' progress moves with time
@@ -314,14 +314,6 @@ def evaluate_running_lots(today: date | None = None) -> int:
     return changed
 
 
-# --- contractors (API keys learnt from the hours service) ------------------------------------------
-def principal_for_contractor_key(secret: str) -> Principal | None:
-    def find(key_id):
-        key = ContractorKey.objects(id=key_id, revoked=False).first()
-        return (key.key_hash, key.contractor_siret, ()) if key else None
-    return principal_for_api_key(secret, find)
-
-
 # --- events from the hours service -----------------------------------------------------------
 _STATE_OF = {"declaration.submitted": "submitted", "declaration.validated": "validated",
              "declaration.rejected": "rejected", "declaration.corrected": None}
@@ -350,17 +342,8 @@ def apply_declaration(event: Event) -> None:
     refresh_progress(lot_id)
 
 
-def apply_api_key(event: Event) -> None:
-    p = event.payload
-    try:
-        if event.type == "api_key.created":
-            ContractorKey(id=p["key_id"], contractor_siret=p["contractor_siret"], key_hash=p["key_hash"]).save()
-        else:
-            ContractorKey.objects(id=p["key_id"]).update_one(set__revoked=True)
-    except KeyError as exc:
-        raise Unapplicable(f"{event.type} without {exc}") from None
 
 
 EVENT_HANDLERS = {**{type_: apply_declaration for type_ in _STATE_OF},
-                  "api_key.created": apply_api_key, "api_key.revoked": apply_api_key}
+                  **KEY_EVENT_HANDLERS}
 CONSUMES = ["hours"]  # the services whose events this one applies

@@ -129,13 +129,6 @@ class LotHours(me.Document):
     meta = {"collection": "lot_hours", "indexes": [("lot_id", "state")]}
 
 
-class ContractorKey(me.Document):
-    """Read model of the hours service's API keys (hash only), so contractors can read their lots."""
-    id = me.StringField(primary_key=True)  # key id
-    contractor_siret = me.StringField(required=True)
-    key_hash = me.StringField(required=True)
-    revoked = me.BooleanField(default=False)
-    meta = {"collection": "contractor_keys"}
 
 
 def sum_hours_by_state(lot_id: str) -> dict[str, int]:

@@ -1,14 +1,19 @@
-"""Service layer: what the notifications service does, called by the API and by the worker."""
+"""Service layer: what the notifications service does, called by the API, the CLI and the worker."""
 import logging
-from datetime import datetime, timezone
+import secrets
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import mongoengine as me
+from plumbing.auth import Principal
+from plumbing.contractor_keys import KEY_EVENT_HANDLERS
 from plumbing.consumer import Unapplicable
 from plumbing.events import Event
-from plumbing.outbox import retry_on_conflict
+from plumbing.outbox import ConcurrentUpdate, retry_on_conflict
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from . import domain
-from .store import Alert, Recipient
+from .store import Alert, Delivery, LotView, Recipient, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +26,21 @@ class AlreadyRegistered(Exception):
     """This e-mail already receives the alerts of this territory."""
 
 
+class Refused(Exception):
+    """A request the business refuses: ``status`` is the HTTP status, the message is French."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --- recipients, subscriptions, webhooks ------------------------------------------------------------
 def add_recipient(data: dict, created_by: str) -> Recipient:
     recipient = Recipient(territory=data["territory"], name=data["name"], email=data["email"],
-                          created_by=created_by, created_at=_now())
+                          audience=data.get("audience") or domain.FACILITATOR,
+                          organisation=data.get("organisation"), buyer_id=data.get("buyer_id"),
+                          contractor_siret=data.get("contractor_siret"), created_by=created_by, created_at=_now())
     try:
         recipient.save(force_insert=True)
     except me.NotUniqueError:
@@ -32,16 +49,84 @@ def add_recipient(data: dict, created_by: str) -> Recipient:
     return recipient
 
 
+def _rewrite_recipient(recipient: Recipient, **changes) -> Recipient:
+    """Write the recipient whole (a $set of a date is stored as text by some MongoDB-protocol servers)."""
+    values = {name: getattr(recipient, name) for name in Recipient._fields}
+    fresh = Recipient(**{**values, **changes})
+    fresh.save()  # a document built whole: replaces the stored one
+    return fresh
+
+
+def update_recipient(recipient: Recipient, changes: dict) -> Recipient:
+    return _rewrite_recipient(recipient, **changes)
+
+
+def set_webhook(recipient: Recipient, url: str) -> tuple[Recipient, str]:
+    """Point the recipient's webhook at ``url`` with a new secret, returned once and never shown again."""
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    recipient = _rewrite_recipient(recipient, webhook_url=url, webhook_secret=secret, webhook_set_at=_now())
+    log.info("webhook set", extra={"recipient_id": recipient.id})
+    return recipient, secret
+
+
+def remove_webhook(recipient: Recipient) -> Recipient:
+    return _rewrite_recipient(recipient, webhook_url=None, webhook_secret=None, webhook_set_at=None)
+
+
+def subscriptions_of(recipient_id: str) -> list[Subscription]:
+    return list(Subscription.objects(recipient_id=recipient_id).order_by("kind", "channel"))
+
+
+def replace_subscriptions(recipient: Recipient, wanted: list[dict]) -> list[Subscription]:
+    """The recipient's subscriptions become exactly ``wanted`` (kind, channel, mode)."""
+    allowed = set(domain.kinds_for(recipient.audience))
+    for item in wanted:
+        if item["kind"] not in allowed:
+            raise Refused(422, f"Ce destinataire ne peut pas recevoir les alertes « {item['kind']} ».")
+        if item["channel"] == "webhook" and not recipient.webhook_url:
+            raise Refused(409, "Ce destinataire n'a pas de webhook : un opérateur doit d'abord en déclarer un.")
+    keep = {f"{recipient.id}:{i['kind']}:{i['channel']}": i for i in wanted}
+    for sub in Subscription.objects(recipient_id=recipient.id):
+        if sub.id not in keep:
+            sub.delete()
+    for sub_id, item in keep.items():
+        Subscription(id=sub_id, recipient_id=recipient.id, kind=item["kind"], channel=item["channel"],
+                     mode=item["mode"]).save()
+    return subscriptions_of(recipient.id)
+
+
+def recipient_view(recipient: Recipient) -> dict:
+    data = {name: getattr(recipient, name) for name in Recipient._fields if name != "webhook_secret"}
+    data["has_webhook"] = bool(recipient.webhook_url)
+    return data
+
+
 def active_emails(territories) -> list[str]:
-    """The e-mails of the active recipients of these territories, each once."""
+    """The e-mails of the active facilitators of these territories, each once."""
     return sorted({r.email for r in Recipient.objects(territory__in=list(territories), active=True)
-                   .only("email")})
+                   .only("email", "audience") if (r.audience or domain.FACILITATOR) == domain.FACILITATOR})
+
+
+# --- who sees which alert -------------------------------------------------------------------------------
+def visible_alerts(principal: Principal):
+    """The alerts a caller may see: facilitators and operators those of their territories, buyers and
+    contractors their own (of the kinds meant for them)."""
+    if principal.role in ("facilitator", "operator"):
+        return Alert.objects(territories__in=list(principal.territories))
+    if principal.role == "buyer" and principal.buyer_id:
+        return Alert.objects(buyer_id=principal.buyer_id, kind__in=domain.kinds_for(domain.BUYER))
+    if principal.role == "contractor" and principal.siret:
+        return Alert.objects(contractor_siret=principal.siret, kind__in=domain.kinds_for(domain.CONTRACTOR))
+    return Alert.objects(id__in=[])
 
 
 def alert_view(alert: Alert, reader: str) -> dict:
     """An alert as a reader sees it: whether they read it, how many people it reached (not who)."""
-    return {**alert.to_mongo().to_dict(), "id": alert.id, "read": reader in alert.read_by,
-            "recipients_count": len(alert.recipients)}
+    data = alert.to_mongo().to_dict()
+    data.pop("recipients", None)
+    return {**data, "id": alert.id, "lot_id": alert.lot_id, "market_id": alert.market_id,
+            "read": reader in alert.read_by, "recipients_count": len(alert.recipients),
+            "status": alert.status or "open", "link": alert_link(alert)}
 
 
 @retry_on_conflict
@@ -49,13 +134,130 @@ def mark_read(alert_id: str, reader: str) -> Alert:
     alert = Alert.objects.get(id=alert_id)
     if reader in alert.read_by:
         return alert
-    alert.read_by = list(alert.read_by) + [reader]  # whole-list $set: portable on every server
+    alert.read_by = list(alert.read_by) + [reader]  # whole-list write: portable on every server
     return alert.commit()
 
 
-# --- events from the markets service ---------------------------------------------------------
+@retry_on_conflict
+def acknowledge(alert_id: str, who: str) -> Alert:
+    alert = Alert.objects.get(id=alert_id)
+    if (alert.status or "open") != "open":
+        return alert
+    alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", who, _now()
+    if who not in alert.read_by:
+        alert.read_by = list(alert.read_by) + [who]
+    return alert.commit()
+
+
+@retry_on_conflict
+def resolve(alert_id: str, who: str, note: str | None = None) -> Alert:
+    alert = Alert.objects.get(id=alert_id)
+    if alert.status == "resolved":
+        return alert
+    alert.status, alert.resolved_by, alert.resolved_at, alert.resolution_note = "resolved", who, _now(), note
+    return alert.commit()
+
+
+def alert_link(alert: Alert, public_url: str | None = None) -> str | None:
+    """Where a reader follows the alert up in the platform (NOTIFICATIONS_PUBLIC_URL)."""
+    if public_url is None:
+        from flask import current_app, has_app_context
+        if not has_app_context():
+            return None
+        public_url = current_app.extensions["settings"].extra["public_url"]
+    base = public_url.rstrip("/")
+    context = alert.context or {}
+    if alert.lot_id:
+        return f"{base}/lots/{alert.lot_id}"
+    if context.get("participant_id"):
+        return f"{base}/participants/{context['participant_id']}"
+    return f"{base}/alerts/{alert.id}"
+
+
+# --- raising alerts and fanning them out ---------------------------------------------------------
+def raise_alert(draft: domain.AlertDraft, territories, source_event_id: str | None = None) -> Alert | None:
+    """Store the alert of a situation once and create its immediate deliveries; None when it existed."""
+    if not territories:
+        raise Unapplicable("no territory: nobody to alert")
+    if Alert.objects(id=draft.key).count():
+        return None  # the same situation again (or the same event redelivered): nothing new
+    context = draft.context
+    alert = Alert(id=draft.key, kind=draft.kind.value, severity=draft.severity, title=draft.title,
+                  message=draft.message, territories=list(territories), lot_id=draft.lot_id,
+                  market_id=draft.market_id, buyer_id=context.get("buyer_id"),
+                  contractor_siret=context.get("contractor_siret"), context=context, figures=draft.figures,
+                  source_event_id=source_event_id, created_at=_now(), recipients=active_emails(territories))
+    try:
+        alert.commit()
+    except me.NotUniqueError:
+        return None
+    log.info("alert raised", extra={"alert_id": alert.id, "kind": alert.kind, "lot_id": alert.lot_id,
+                                    "recipients_count": len(alert.recipients)})
+    fan_out(alert)
+    return alert
+
+
+def audience_of(alert: Alert) -> list[Recipient]:
+    """The active recipients an alert concerns: facilitators of its territories, the market's buyer,
+    the lot's contractor — each as far as the kind is meant for them."""
+    allowed = domain.AUDIENCE_OF[domain.Kind(alert.kind)]
+    found = []
+    if domain.FACILITATOR in allowed:
+        found += [r for r in Recipient.objects(territory__in=list(alert.territories), active=True)
+                  if (r.audience or domain.FACILITATOR) == domain.FACILITATOR]
+    if domain.BUYER in allowed and alert.buyer_id:
+        found += list(Recipient.objects(audience=domain.BUYER, buyer_id=alert.buyer_id, active=True))
+    if domain.CONTRACTOR in allowed and alert.contractor_siret:
+        found += list(Recipient.objects(audience=domain.CONTRACTOR, contractor_siret=alert.contractor_siret,
+                                        active=True))
+    return list({r.id: r for r in found}.values())
+
+
+def fan_out(alert: Alert) -> int:
+    """Create one delivery per subscribed recipient and channel (immediate mode); safe to repeat."""
+    recipients = {r.id: r for r in audience_of(alert)}
+    created = 0
+    subs = Subscription.objects(recipient_id__in=list(recipients), kind=alert.kind, mode="immediate") \
+        if recipients else []
+    for sub in subs:
+        if sub.channel == "webhook" and not recipients[sub.recipient_id].webhook_url:
+            continue
+        created += _new_delivery(domain.delivery_id(alert.id, sub.recipient_id, sub.channel), [alert.id],
+                                 sub.recipient_id, sub.channel, "immediate", alert.territories)
+    _mark_fanned_out(alert.id)
+    return created
+
+
+def _new_delivery(delivery_id: str, alert_ids: list[str], recipient_id: str, channel: str, mode: str,
+                  territories, digest_day: str | None = None) -> int:
+    now = _now()
+    try:
+        Delivery(id=delivery_id, alert_ids=alert_ids, recipient_id=recipient_id, channel=channel, mode=mode,
+                 digest_day=digest_day, territories=list(territories), next_attempt_at=now,
+                 created_at=now).commit()
+    except me.NotUniqueError:
+        return 0  # it exists: it is (or was) being delivered
+    return 1
+
+
+@retry_on_conflict
+def _mark_fanned_out(alert_id: str) -> None:
+    alert = Alert.objects.get(id=alert_id)
+    if not alert.fanned_out:
+        alert.fanned_out = True
+        alert.commit()
+
+
+def fan_out_pending() -> int:
+    """Alerts stored whose fan-out was interrupted (a crash between the two writes): finish it."""
+    return sum(fan_out(alert) for alert in Alert.objects(fanned_out=False))
+
+
+# --- events from the markets service -------------------------------------------------------------------
 def apply_lot_event(event: Event) -> None:
-    """Raise the alert a lot event calls for, once per event and kind."""
+    """Keep the lot's read model, and raise the alert the event calls for, once per situation."""
+    if event.type in ("lot.status_changed", "lot.progress_updated", "lot.quota_changed"):
+        _update_lot_from(event)
     try:
         draft = domain.alert_for(event.type, event.payload)
     except domain.IncompleteEvent as exc:
@@ -64,19 +266,222 @@ def apply_lot_event(event: Event) -> None:
         return
     if not event.territories:
         raise Unapplicable("event without territories: nobody to alert")
-    alert_id = f"{event.id}:{draft.kind.value}"
-    if Alert.objects(id=alert_id).count():
-        return  # redelivered: keep the alert as it is (recipients, readers)
-    alert = Alert(id=alert_id, kind=draft.kind.value, severity=draft.severity, title=draft.title,
-                  message=draft.message, territories=list(event.territories), lot_id=draft.lot_id,
-                  market_id=draft.market_id, created_at=_now(), recipients=active_emails(event.territories))
+    raise_alert(draft, event.territories, event.id)
+    if draft.kind == domain.Kind.BACK_ON_TRACK:
+        for stale in Alert.objects(lot_id=draft.lot_id, kind__in=[domain.Kind.AT_RISK.value,
+                                                                  domain.Kind.BEHIND.value], status="open"):
+            resolve(stale.id, "retour dans la trajectoire", "Le lot est revenu dans la trajectoire attendue.")
+
+
+def _date(value) -> date:
     try:
-        alert.commit()
-    except me.NotUniqueError:
-        return
-    log.info("alert raised", extra={"alert_id": alert.id, "kind": alert.kind, "lot_id": alert.lot_id,
-                                    "recipients_count": len(alert.recipients)})
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Unapplicable(f"not a date: {value!r}") from None
 
 
-EVENT_HANDLERS = {"lot.quota_reached": apply_lot_event, "lot.status_changed": apply_lot_event}
-CONSUMES = ["markets"]  # the services whose events this one applies
+_conflicts = retry(retry=retry_if_exception_type((ConcurrentUpdate, me.NotUniqueError)),
+                   stop=stop_after_attempt(20), wait=wait_random(0, 0.05), reraise=True)
+
+
+@_conflicts
+def _change_lot(lot_id: str, change) -> None:
+    lot = LotView.objects(id=lot_id).first() or LotView(id=lot_id)
+    change(lot)
+    lot.commit()  # the whole document: dates stay dates
+
+
+def _summary(lot: LotView, event: Event) -> None:
+    p = event.payload
+    for name in ("market_id", "market_reference", "market_title", "lot_number", "lot_title", "buyer_id",
+                 "contractor_siret"):
+        if p.get(name) is not None:
+            setattr(lot, name, p[name])
+    if event.territories:
+        lot.territories = list(event.territories)
+
+
+def _update_lot_from(event: Event) -> None:
+    p = event.payload
+    if not isinstance(p.get("lot_id"), str):
+        raise Unapplicable(f"{event.type} without lot_id")
+
+    def change(lot: LotView):
+        _summary(lot, event)
+        for name in ("realised_hours", "declared_hours", "quota_hours"):
+            if isinstance(p.get(name), (int, float)) and not isinstance(p[name], bool):
+                setattr(lot, name, float(p[name]))
+        if event.type == "lot.status_changed" and isinstance(p.get("status"), str):
+            lot.status = p["status"]
+    _change_lot(p["lot_id"], change)
+
+
+def apply_lot_awarded(event: Event) -> None:
+    p = event.payload
+    if not isinstance(p.get("lot_id"), str):
+        raise Unapplicable("lot.awarded without lot_id")
+    start, end = _date(p.get("start_date")), _date(p.get("end_date"))
+
+    def change(lot: LotView):
+        _summary(lot, event)
+        lot.start_date, lot.end_date, lot.awarded = start, end, True
+        if isinstance(p.get("quota_hours"), (int, float)):
+            lot.quota_hours = float(p["quota_hours"])
+        lot.market_status = lot.market_status or "awarded"
+    _change_lot(p["lot_id"], change)
+
+
+def apply_market_status(event: Event) -> None:
+    """A market's lifecycle decides whether its lots are running (time-based rules)."""
+    p = event.payload
+    market_id, status = p.get("market_id"), p.get("status")
+    if not isinstance(market_id, str) or not isinstance(status, str):
+        raise Unapplicable(f"{event.type} without market_id or status")
+    for lot in LotView.objects(market_id=market_id).only("id"):
+        _change_lot(lot.id, lambda view: setattr(view, "market_status", status))
+
+
+# --- events from the hours service ----------------------------------------------------------------
+def apply_declaration(event: Event) -> None:
+    """The lot's last declaration date (the "no declaration" rule); a rejection alerts the contractor."""
+    p = event.payload
+    lot_id = p.get("lot_id")
+    if not isinstance(lot_id, str) or not lot_id:
+        raise Unapplicable(f"{event.type} without lot_id")
+    try:
+        on = datetime.fromisoformat(event.time).date()
+    except ValueError:
+        on = _now().date()
+
+    def change(lot: LotView):
+        if lot.last_declaration_on is None or on > lot.last_declaration_on:
+            lot.last_declaration_on = on
+        if not lot.territories and event.territories:
+            lot.territories = list(event.territories)
+    _change_lot(lot_id, change)
+    if event.type == "declaration.rejected":
+        known = LotView.objects(id=lot_id).first()
+        try:
+            draft = domain.declaration_rejected_alert(p, known.to_mongo().to_dict() if known else None)
+        except domain.IncompleteEvent as exc:
+            raise Unapplicable(str(exc)) from None
+        raise_alert(draft, event.territories or (known.territories if known else []), event.id)
+
+
+
+
+
+
+# --- events from the participants service ---------------------------------------------------------
+def apply_window_ending(event: Event) -> None:
+    try:
+        draft = domain.window_ending_alert(event.payload)
+    except domain.IncompleteEvent as exc:
+        raise Unapplicable(str(exc)) from None
+    raise_alert(draft, event.territories or [draft.context["territory"]], event.id)
+
+
+def apply_window_ended(event: Event) -> None:
+    """The window has closed: the "ending soon" alert about it is settled."""
+    participant_id, until = event.payload.get("participant_id"), event.payload.get("eligible_until")
+    if not isinstance(participant_id, str) or not isinstance(until, str):
+        raise Unapplicable("eligibility.window_ended without participant_id or eligible_until")
+    alert_id = f"{domain.Kind.WINDOW_ENDING.value}:{participant_id}:{until}"
+    if Alert.objects(id=alert_id, status__in=["open", "acknowledged"]).count():
+        resolve(alert_id, "fin de la fenêtre de comptage", "La fenêtre de comptage est close.")
+
+
+# --- rules that time alone triggers (a daily command) -----------------------------------------------------
+def lot_facts(lot: LotView) -> domain.LotFacts | None:
+    if not (lot.awarded and lot.start_date and lot.end_date and lot.market_reference and lot.quota_hours
+            is not None and lot.lot_number is not None):
+        return None
+    return domain.LotFacts(
+        lot_id=lot.id, market_id=lot.market_id, market_reference=lot.market_reference,
+        market_title=lot.market_title, lot_number=lot.lot_number, lot_title=lot.lot_title,
+        start_date=lot.start_date, end_date=lot.end_date, quota_hours=lot.quota_hours,
+        realised_hours=lot.realised_hours or 0, status=lot.status, market_status=lot.market_status,
+        last_declaration_on=lot.last_declaration_on, buyer_id=lot.buyer_id, contractor_siret=lot.contractor_siret)
+
+
+def evaluate_rules(settings, today: date | None = None) -> dict:
+    """No declaration for N days on a running lot; the end of the contract near with a shortfall."""
+    today = today or date.today()
+    extra = settings.extra
+    raised = {domain.Kind.NO_DECLARATION.value: 0, domain.Kind.END_APPROACHING.value: 0}
+    for lot in LotView.objects(awarded=True):
+        facts = lot_facts(lot)
+        if facts is None:
+            continue
+        for draft in (domain.no_declaration_alert(facts, today, extra["no_declaration_days"]),
+                      domain.end_approaching_alert(facts, today, extra["end_approaching_ratio"])):
+            if draft is not None and raise_alert(draft, lot.territories) is not None:
+                raised[draft.kind.value] += 1
+    return raised
+
+
+# --- the daily digest ------------------------------------------------------------------------------
+def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(zone)
+    start = datetime.combine(day, time.min, tz)
+    return start.astimezone(timezone.utc), datetime.combine(day + timedelta(days=1), time.min, tz) \
+        .astimezone(timezone.utc)
+
+
+def concerns(alert: Alert, recipient: Recipient) -> bool:
+    audience = recipient.audience or domain.FACILITATOR
+    if audience not in domain.AUDIENCE_OF[domain.Kind(alert.kind)]:
+        return False
+    if audience == domain.FACILITATOR:
+        return recipient.territory in alert.territories
+    if audience == domain.BUYER:
+        return bool(alert.buyer_id) and alert.buyer_id == recipient.buyer_id
+    return bool(alert.contractor_siret) and alert.contractor_siret == recipient.contractor_siret
+
+
+def send_digests(settings, day: date) -> int:
+    """One delivery per recipient and channel gathering the day's alerts it subscribed to as a digest.
+
+    Run it again for the same day and nothing new is created (the digest's id is the day's)."""
+    start, end = day_bounds(day, settings.extra["digest_timezone"])
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for sub in Subscription.objects(mode="daily_digest"):
+        wanted.setdefault((sub.recipient_id, sub.channel), set()).add(sub.kind)
+    if not wanted:
+        return 0
+    alerts = list(Alert.objects(created_at__gte=start, created_at__lt=end).order_by("created_at", "id"))
+    recipients = {r.id: r for r in Recipient.objects(id__in=list({rid for rid, _ in wanted}), active=True)}
+    created = 0
+    for (recipient_id, channel), kinds in sorted(wanted.items()):
+        recipient = recipients.get(recipient_id)
+        if recipient is None or (channel == "webhook" and not recipient.webhook_url):
+            continue
+        mine = [a for a in alerts if a.kind in kinds and concerns(a, recipient)]
+        if mine:
+            territories = sorted({t for a in mine for t in a.territories})
+            created += _new_delivery(domain.digest_id(day, recipient_id, channel), [a.id for a in mine],
+                                     recipient_id, channel, "daily_digest", territories, day.isoformat())
+    return created
+
+
+# --- a delivery operator's actions --------------------------------------------------------------------
+@retry_on_conflict
+def retry_now(delivery_id: str) -> Delivery:
+    delivery = Delivery.objects.get(id=delivery_id)
+    if delivery.status != "sent":
+        delivery.next_attempt_at, delivery.lease_until = _now(), None
+        delivery.commit()
+    return delivery
+
+
+EVENT_HANDLERS = {
+    "lot.quota_reached": apply_lot_event, "lot.status_changed": apply_lot_event,
+    "lot.progress_updated": apply_lot_event, "lot.quota_changed": apply_lot_event,
+    "lot.awarded": apply_lot_awarded,
+    "market.status_changed": apply_market_status, "market.closed": apply_market_status,
+    "declaration.submitted": apply_declaration, "declaration.validated": apply_declaration,
+    "declaration.rejected": apply_declaration,
+    **KEY_EVENT_HANDLERS,
+    "eligibility.window_ending": apply_window_ending, "eligibility.window_ended": apply_window_ended,
+}
+CONSUMES = ["markets", "hours", "participants"]  # the services whose events this one applies

@@ -1,8 +1,14 @@
 """Request and response schemas of the notifications API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
+from plumbing.validation import Siret
 
-from .domain import SEVERITIES, Kind
+from .domain import ALERT_STATUSES, AUDIENCES, CHANNELS, DELIVERY_STATUSES, KINDS, MODES, SEVERITIES
+
+
+
+def _one_of(values):
+    return validate.OneOf(values, error="Valeur inconnue : " + ", ".join(values) + " attendu.")
 
 
 class RecipientCreateSchema(ma.Schema):
@@ -10,10 +16,29 @@ class RecipientCreateSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=254),
                          error_messages={"invalid": "Adresse e-mail invalide."})
+    audience = fields.String(load_default="facilitator", validate=_one_of(AUDIENCES), metadata={
+        "description": "facilitator (a partner structure of the territory), buyer's or contractor's contact"})
+    organisation = fields.String(validate=validate.Length(max=200),
+                                 metadata={"description": "the partner structure, buyer or company"})
+    buyer_id = fields.String(validate=validate.Length(min=1, max=64))
+    contractor_siret = Siret()
+
+    @ma.validates_schema
+    def whose_contact(self, data, **kwargs):
+        if data.get("audience") == "buyer" and not data.get("buyer_id"):
+            raise ma.ValidationError({"buyer_id": ["Obligatoire pour le contact d'un acheteur."]})
+        if data.get("audience") == "contractor" and not data.get("contractor_siret"):
+            raise ma.ValidationError({"contractor_siret": ["Obligatoire pour le contact d'une entreprise."]})
 
     @ma.post_load
     def normalise(self, data, **kwargs):
         return {**data, "name": data["name"].strip(), "email": data["email"].strip().lower()}
+
+
+class RecipientUpdateSchema(ma.Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    organisation = fields.String(validate=validate.Length(max=200), allow_none=True)
+    active = fields.Boolean()
 
 
 class RecipientSchema(ma.Schema):
@@ -22,27 +47,101 @@ class RecipientSchema(ma.Schema):
     name = fields.String()
     email = fields.String()
     active = fields.Boolean()
+    audience = fields.String()
+    organisation = fields.String(allow_none=True)
+    buyer_id = fields.String(allow_none=True)
+    contractor_siret = fields.String(allow_none=True)
+    has_webhook = fields.Boolean()
+    webhook_url = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 
 class RecipientQuerySchema(ma.Schema):
     territory = fields.String()
+    organisation = fields.String()
+
+
+class SubscriptionSchema(ma.Schema):
+    kind = fields.String(required=True, validate=_one_of(KINDS))
+    channel = fields.String(required=True, validate=_one_of(CHANNELS))
+    mode = fields.String(load_default="immediate", validate=_one_of(MODES),
+                         metadata={"description": "immediate, or gathered in the daily digest"})
+
+
+class SubscriptionsSchema(ma.Schema):
+    subscriptions = fields.List(fields.Nested(SubscriptionSchema), required=True)
+
+
+class WebhookCreateSchema(ma.Schema):
+    url = fields.Url(required=True, require_tld=False, schemes={"http", "https"},
+                     validate=validate.Length(max=2000), error_messages={"invalid": "Adresse web invalide."})
+
+
+class WebhookSchema(ma.Schema):
+    url = fields.String()
+    secret = fields.String(metadata={"description": "shown once: keep it to verify X-Clause-Signature"})
+    signature = fields.String(metadata={"description": "how requests are signed"})
 
 
 class AlertSchema(ma.Schema):
     id = fields.String()
-    kind = fields.String(validate=validate.OneOf([k.value for k in Kind]))
+    kind = fields.String(validate=validate.OneOf(KINDS))
     severity = fields.String(validate=validate.OneOf(SEVERITIES))
     title = fields.String()
     message = fields.String()
     territories = fields.List(fields.String())
-    lot_id = fields.String()
-    market_id = fields.String()
+    lot_id = fields.String(allow_none=True)
+    market_id = fields.String(allow_none=True)
+    context = fields.Dict(metadata={"description": "market and lot names, opaque ids"})
+    figures = fields.Dict(metadata={"description": "hours and dates the alert is about"})
+    status = fields.String(validate=validate.OneOf(ALERT_STATUSES))
+    acknowledged_by = fields.String(allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    resolution_note = fields.String(allow_none=True)
+    link = fields.String(allow_none=True)
     created_at = fields.DateTime()
     read = fields.Boolean(metadata={"description": "whether the caller has read it"})
-    recipients_count = fields.Integer(metadata={"description": "people alerted when it was raised"})
+    recipients_count = fields.Integer(metadata={"description": "facilitators concerned when it was raised"})
 
 
 class AlertQuerySchema(ma.Schema):
     unread = fields.Boolean(load_default=False, metadata={"description": "only those the caller has not read"})
     lot_id = fields.String()
+    kind = fields.String(validate=_one_of(KINDS))
+    severity = fields.String(validate=_one_of(SEVERITIES))
+    status = fields.String(validate=_one_of(ALERT_STATUSES))
+    territory = fields.String()
+
+
+class ResolveSchema(ma.Schema):
+    note = fields.String(validate=validate.Length(max=1000))
+
+
+class AttemptSchema(ma.Schema):
+    at = fields.String()
+    outcome = fields.String()
+    detail = fields.String()
+
+
+class DeliverySchema(ma.Schema):
+    id = fields.String()
+    alert_ids = fields.List(fields.String())
+    recipient_id = fields.String()
+    channel = fields.String()
+    mode = fields.String()
+    digest_day = fields.String(allow_none=True)
+    territories = fields.List(fields.String())
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    attempts = fields.List(fields.Nested(AttemptSchema))
+    next_attempt_at = fields.DateTime()
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+class DeliveryQuerySchema(ma.Schema):
+    alert_id = fields.String()
+    recipient_id = fields.String()
+    channel = fields.String(validate=_one_of(CHANNELS))
+    status = fields.String(validate=_one_of(DELIVERY_STATUSES))

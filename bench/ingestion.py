@@ -1,0 +1,332 @@
+"""Ingestion benchmark of the hours service on the local stack (printed figures, not a test).
+
+    .venv/bin/python bench/ingestion.py            # about 2-3 minutes on 2 cores
+    .venv/bin/python bench/ingestion.py --help     # sizes and rates
+
+Starts its own stack (durable broker, database, the four services under gunicorn and their workers,
+from deploy/local/stack.py, on free ports, in a temporary folder), then measures:
+  (a) single declarations posted by concurrent clients: requests/s, p50/p99 latency;
+  (b) batches of 10,000 lines: lines/s accepted, and lines/s until the lots' progress counts them all;
+  (c) the lag from a line's acceptance to its lot's progress moving, at a steady rate: p50/p99;
+and, on the same broker and store, the raw limits: kafka-python producing and consuming as many
+events of the same size, and bulk inserts of as many documents. Our figures are shown as ratios.
+"""
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+
+import pymongo  # noqa: E402
+import requests  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
+
+from demo import Platform, Slice, poll, seed  # noqa: E402
+from stack import StackConfig, wait_for_port  # noqa: E402
+
+MONTHS = [f"2026-{m:02d}" for m in range(1, 11)]  # ten past months of 2026
+
+
+def free_base_port() -> int:
+    for base in range(21000, 40000, 40):
+        if all(_free(base + i) for i in range(20)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+class Stack:
+    """The local stack's own process definitions, started in a temporary folder."""
+
+    def __init__(self, data_dir: Path):
+        self.config = StackConfig(data_dir=data_dir, base_port=free_base_port())
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> Platform:
+        self.config.prepare_data_dir()
+        infra = self.config.infra_commands()
+        for name in ("s3", "mongo"):
+            self._spawn(name, *infra[name])
+        wait_for_port(self.config.s3_port)
+        self._spawn("kafka", *infra["kafka"])
+        wait_for_port(self.config.kafka_port)
+        wait_for_port(self.config.mongo_port)
+        for name, (argv, env) in self.config.service_commands().items():
+            self._spawn(name, argv, env)
+        platform = Platform(self.config)
+        platform.wait_ready(timeout=120)
+        seed(platform)
+        return platform
+
+    def _spawn(self, name, argv, env):
+        log = open(Path(self.config.data_dir) / f"{name}.log", "ab")
+        self.procs.append(subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True))
+
+    def stop(self):
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, 15)
+            except ProcessLookupError:
+                pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
+
+
+class Bench:
+    def __init__(self, platform: Platform, participants: int):
+        self.p = platform
+        self.hours_url = platform.config.url("hours")
+        self.run = uuid.uuid4().hex[:6]
+        first = Slice(platform, reference=f"BENCH-{self.run}-0")
+        self.facilitator = first.facilitator
+        self.lots = []
+        self.key = None
+        self.participants = [first.eligible_participant(first_name=f"Banc{i}") for i in range(participants)]
+        self.slice = first
+
+    def new_lot(self, index: int) -> str:
+        s = Slice(self.p, reference=f"BENCH-{self.run}-{index}")
+        lot = s.create_lot(amount_excl_vat=1_000_000_000)  # a quota far above what is declared
+        key = s.award(lot)
+        self.key = self.key or key
+        return lot["id"]
+
+    def lines(self, lot_id: str, hours: float = 7):
+        return [{"lot_id": lot_id, "participant_id": p, "month": m, "hours": hours, "mode": "direct_hire",
+                 "contract_type": "cdd"} for p in self.participants for m in MONTHS]
+
+    def wait_learnt(self, lot_id: str, participants):
+        """Post a last-month line until the hours service knows the lot, its market status and these
+        participants (the measures below never use the last month)."""
+        for p in participants:
+            self.slice.declare(self.key, lot_id, p, MONTHS[-1], 1)
+
+    def drained(self, lot_id: str, expected: float, timeout: float = 180) -> float:
+        """Seconds until the lot's progress shows ``expected`` hours (the markets worker caught up)."""
+        started = time.perf_counter()
+        poll(lambda: self.realised(lot_id) >= expected, timeout, "the markets worker to catch up", 0.2)
+        return time.perf_counter() - started
+
+    def realised(self, lot_id: str) -> float:
+        return self.p.call("GET", "markets", f"/api/v1/lots/{lot_id}", self.facilitator)["progress"]["realised_hours"]
+
+    # (a) single declarations, concurrent clients
+    def singles(self, lot_ids, clients: int, count: int):
+        lines = [line for lot_id in lot_ids for line in self.lines(lot_id) if line["month"] != MONTHS[-1]][:count]
+        sessions = threading.local()
+        latencies = []
+
+        def post(line):
+            http = getattr(sessions, "http", None) or setattr(sessions, "http", requests.Session()) or sessions.http
+            started = time.perf_counter()
+            try:
+                response = http.post(self.hours_url + "/api/v1/declarations", json=line, headers=self.key,
+                                     timeout=30)
+            except requests.RequestException:
+                return None
+            latencies.append(time.perf_counter() - started)
+            return response.status_code
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            codes = list(pool.map(post, lines))
+        elapsed = time.perf_counter() - started
+        return {"requests": len(lines), "ok": codes.count(201), "rps": len(lines) / elapsed,
+                "p50_ms": pct(latencies, 0.5) * 1000, "p99_ms": pct(latencies, 0.99) * 1000}
+
+    # (b) a batch of 10,000 lines: accepted, then counted by the markets service
+    def batch(self, lot_ids, size: int, wait_s: float):
+        lines = [line for lot_id in lot_ids for line in self.lines(lot_id, hours=3)
+                 if line["month"] != MONTHS[-1]][:size]
+        before = {lot_id: self.realised(lot_id) for lot_id in lot_ids}
+        expected = {lot_id: before[lot_id] + 3 * sum(1 for line in lines if line["lot_id"] == lot_id)
+                    for lot_id in lot_ids}
+        started = time.perf_counter()
+        response = requests.post(self.hours_url + "/api/v1/declarations/batch", json={"lines": lines},
+                                 headers=self.key, timeout=300)
+        accepted_s = time.perf_counter() - started
+        report = response.json()
+        deadline, counted = started + wait_s, 0
+        while True:
+            counted = sum(round((self.realised(lot_id) - before[lot_id]) / 3) for lot_id in lot_ids)
+            if counted >= report.get("accepted", 0) or time.perf_counter() > deadline:
+                break
+            time.sleep(0.25)
+        end_to_end_s = time.perf_counter() - started
+        return {"lines": len(lines), "accepted": report.get("accepted"), "accept_lps": len(lines) / accepted_s,
+                "counted": counted, "e2e_lps": counted / end_to_end_s, "e2e_s": end_to_end_s,
+                "complete": counted >= report.get("accepted", 0), "expected": expected}
+
+    # (c) lag from acceptance to the lot's progress moving, at a steady rate
+    def lag(self, lot_id: str, rate: float, count: int):
+        lines = [line for line in self.lines(lot_id, hours=1) if line["month"] != MONTHS[-1]][:count]
+        base = self.realised(lot_id)
+        accepted_at, seen_at, stop = [], {}, threading.Event()
+
+        def watch():
+            http = requests.Session()
+            url = self.p.config.url("markets") + f"/api/v1/lots/{lot_id}"
+            while not stop.is_set():
+                try:
+                    realised = http.get(url, headers=self.facilitator, timeout=10).json()["progress"]["realised_hours"]
+                except requests.RequestException:  # gunicorn's sync workers drop idle kept-alive connections
+                    continue
+                now = time.perf_counter()
+                for i in range(int(round(realised - base))):
+                    seen_at.setdefault(i, now)
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        http = requests.Session()
+        for i, line in enumerate(lines):
+            due = i / rate
+            pause = due - (time.perf_counter() - (accepted_at[0][0] if accepted_at else time.perf_counter()))
+            if accepted_at and pause > 0:
+                time.sleep(pause)
+            response = http.post(self.hours_url + "/api/v1/declarations", json=line, headers=self.key, timeout=30)
+            accepted_at.append((time.perf_counter(), response.status_code))
+        poll(lambda: len(seen_at) >= len(lines), 60, "every line counted")
+        stop.set()
+        lags = [seen_at[i] - t for i, (t, _) in enumerate(accepted_at) if i in seen_at]
+        return {"lines": len(lines), "rate": rate, "p50_ms": pct(lags, 0.5) * 1000, "p99_ms": pct(lags, 0.99) * 1000}
+
+
+def raw_kafka(bootstrap: str, count: int, size: int) -> dict:
+    topic = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, 3, 1)])
+    admin.close()
+    # acks=all and one request in flight, as the services' publisher (without its idempotence: tansu
+    # sometimes refuses a sequence number in such a burst, which the publisher absorbs by retrying)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
+                             max_in_flight_requests_per_connection=1, linger_ms=5)
+    value = b"x" * size
+    started = time.perf_counter()
+    futures = [producer.send(topic, key=str(i % 50).encode(), value=value) for i in range(count)]
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)
+    produce_s = time.perf_counter() - started
+    producer.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=f"bench-{topic}", session_timeout_ms=6000,
+                             heartbeat_interval_ms=1000, max_poll_records=500)
+    read, started = 0, time.perf_counter()
+    deadline = started + 60
+    while read < count and time.perf_counter() < deadline:
+        read += sum(len(batch) for batch in consumer.poll(timeout_ms=500).values())
+    consume_s = time.perf_counter() - started
+    consumer.close()
+    return {"produce": count / produce_s, "consume": read / consume_s}
+
+
+def raw_mongo(url: str, count: int, size: int) -> dict:
+    client = pymongo.MongoClient(url)
+    collection = client["bench_raw"][f"c{uuid.uuid4().hex[:6]}"]
+    docs = [{"_id": uuid.uuid4().hex, "n": i, "pad": "x" * size} for i in range(count)]
+    started = time.perf_counter()
+    for start in range(0, count, 1000):
+        collection.insert_many(docs[start:start + 1000], ordered=False)
+    elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    for doc in docs[:300]:
+        collection.insert_one({**doc, "_id": doc["_id"] + "s"})
+    single = 300 / (time.perf_counter() - started)
+    client.drop_database("bench_raw")
+    client.close()
+    return {"bulk": count / elapsed, "single": single}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-lines", type=int, default=10_000)
+    parser.add_argument("--single", type=int, default=300, help="single declarations in (a)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients in (a)")
+    parser.add_argument("--lag-rate", type=float, default=10, help="lines per second in (c)")
+    parser.add_argument("--lag-lines", type=int, default=100)
+    parser.add_argument("--batch-wait", type=float, default=45, help="seconds to wait for (b) to be counted")
+    args = parser.parse_args()
+
+    participants = 100  # × 9 months × lots gives unique lines
+    lots_for_batch = -(-args.batch_lines // (participants * (len(MONTHS) - 1)))
+    with tempfile.TemporaryDirectory(prefix="bench-ingestion-") as tmp:
+        stack = Stack(Path(tmp))
+        try:
+            t0 = time.perf_counter()
+            platform = stack.start()
+            bench = Bench(platform, participants)
+            lots = [bench.new_lot(i) for i in range(lots_for_batch + 2)]
+            bench.wait_learnt(lots[0], bench.participants)
+            for lot_id in lots[1:]:
+                bench.wait_learnt(lot_id, bench.participants[:1])
+            bench.drained(lots[-1], 1)
+            print(f"stack started and set up in {time.perf_counter() - t0:.0f} s "
+                  f"({len(lots)} lots, {participants} participants)", flush=True)
+            base = bench.realised(lots[0])
+            singles = bench.singles([lots[0]], args.clients, args.single)
+            singles["drain_s"] = bench.drained(lots[0], base + 7 * singles["ok"])
+            print("(a)", singles, flush=True)
+            lag = bench.lag(lots[1], args.lag_rate, args.lag_lines)
+            print("(c)", lag, flush=True)
+            batch = bench.batch(lots[2:], args.batch_lines, args.batch_wait)
+            print("(b)", {k: v for k, v in batch.items() if k != "expected"}, flush=True)
+            kafka = raw_kafka(stack.config.kafka_bootstrap, args.batch_lines, 700)
+            mongo = raw_mongo(stack.config.mongodb_url, args.batch_lines, 1500)
+        finally:
+            stack.stop()
+
+    raw_floor = min(kafka["produce"], kafka["consume"], mongo["bulk"])
+    rows = [
+        ("(a) single POST, %d clients" % args.clients, f"{singles['rps']:.0f} req/s",
+         f"p50 {singles['p50_ms']:.0f} ms, p99 {singles['p99_ms']:.0f} ms ({singles['ok']}/{singles['requests']} ok)",
+         f"{singles['rps'] / mongo['single']:.0%} of single inserts"),
+        ("(a) same lines, counted on the lot", f"{singles['ok'] / (singles['ok'] / singles['rps'] + singles['drain_s']):.0f} lines/s",
+         f"markets caught up {singles['drain_s']:.1f} s after the last answer", ""),
+        ("(b) batch of %d lines, accepted" % batch["lines"], f"{batch['accept_lps']:.0f} lines/s",
+         f"{batch['accepted']} accepted", f"{batch['accept_lps'] / mongo['bulk']:.0%} of bulk inserts"),
+        ("(b) same batch, counted on the lots", f"{batch['e2e_lps']:.0f} lines/s",
+         f"{batch['counted']} counted in {batch['e2e_s']:.0f} s" + ("" if batch["complete"] else " (gave up)"),
+         f"{batch['e2e_lps'] / raw_floor:.0%} of the raw floor"),
+        ("(c) lag acceptance → progress", f"at {lag['rate']:.0f} lines/s",
+         f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms", ""),
+        ("raw kafka-python produce (acks=all)", f"{kafka['produce']:.0f} msg/s", "same broker, 700 B", ""),
+        ("raw kafka-python consume", f"{kafka['consume']:.0f} msg/s", "same broker", ""),
+        ("raw bulk insert_many", f"{mongo['bulk']:.0f} docs/s", "same store, 1.5 kB", ""),
+        ("raw single insert_one", f"{mongo['single']:.0f} docs/s", "same store", ""),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    print()
+    for row in [("measure", "figure", "detail", "ratio")] + rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main()
