@@ -4,7 +4,7 @@ import importlib
 import mongoengine as me
 import pytest
 from plumbing.auth import TokenVerifier
-from plumbing.events import Event
+from plumbing.events import Event, to_dict
 from plumbing.kafka import Publisher, PublishFailed
 from plumbing.logs import request_id_var
 from plumbing.outbox import ConcurrentUpdate, OutboxDocument, relay_once
@@ -162,3 +162,37 @@ def test_the_cli_creates_the_topics_explicitly(service_env, infra, topic):
         assert [len(t["partitions"]) for t in described] == [5, 5]
     finally:
         admin.close()
+
+
+def test_a_batched_handler_gets_a_whole_poll_at_once_and_its_refusals_are_dead_lettered(database, producer,
+                                                                                        infra, topic):
+    from markets.app import load
+    from plumbing.consumer import Batched, EventConsumer
+    from plumbing.kafka import ensure_topics
+    from plumbing.outbox import _message
+
+    settings = load()
+    source = topic("test.events")
+    ensure_topics(settings, [source, settings.dead_letter_topic])
+    renamed = [Event(type="folder.renamed", producer="test", key="f1", territories=[], payload={"n": n})
+               for n in range(300)]
+    producer.publish([_message(source, {"event": to_dict(e)}) for e in renamed])
+    calls = []
+
+    def apply(events):
+        calls.append([e.payload["n"] for e in events])
+        return {e.id: "n is a multiple of 100" for e in events if e.payload["n"] % 100 == 0}
+
+    consumer = EventConsumer(settings, [source], {"folder.renamed": Batched(apply)})
+    consumer.start()
+    try:
+        wait_until(lambda: consumer.poll_once() == 0 and sum(map(len, calls)) >= 300, what="every event applied")
+    finally:
+        consumer.close()
+
+    assert sorted(n for call in calls for n in call) == list(range(300))  # each event once
+    assert len(calls) < 30  # whole polls, not one call per event
+    dead = read_topic(infra.kafka_bootstrap, settings.dead_letter_topic, expect=3)
+    assert sorted(events_of(dead), key=lambda e: e["payload"]["n"])[0]["payload"]["n"] == 0
+    assert {dict(r.headers)["dead-letter-reason"] for r in dead} == {b"n is a multiple of 100"}
+    assert len(dead) == 3

@@ -109,3 +109,21 @@ def test_production_tokens_are_verified_with_the_identity_providers_public_key()
         TokenVerifier(Production).verify(jwt.encode(claims, "s" * 40, algorithm="HS256"))
     with pytest.raises(jwt.InvalidIssuerError):
         TokenVerifier(Production).verify(jwt.encode({**claims, "iss": "elsewhere"}, private, algorithm="RS256"))
+
+
+def test_no_two_document_classes_share_a_name():
+    """mongoengine keys its registry by class name: of two alike, one keeps a closed connection after
+    a reconnect (tests reconnect for every app) and fails with "Cannot use MongoClient after close"."""
+    import importlib
+
+    import mongoengine as me
+    for service in ("markets", "participants", "hours", "notifications"):
+        importlib.import_module(f"{service}.store")
+
+    def concrete(cls):
+        for sub in cls.__subclasses__():
+            if not sub._meta.get("abstract"):
+                yield sub
+            yield from concrete(sub)
+    names = [cls.__name__ for cls in concrete(me.Document) if not cls.__module__.startswith("tests")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

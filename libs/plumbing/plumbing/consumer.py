@@ -1,21 +1,22 @@
 """The consumer loop every worker runs: apply each event once, dead-letter what cannot be applied.
 
-Order of operations for each batch: apply every event (skipping ids already applied),
-record each applied id under a unique index, then commit the offsets. A crash before the
-commit redelivers the batch; the recorded ids make that harmless. Handlers must also be
-idempotent for the one event in flight when a crash hits between its write and the
-record of its id (write facts keyed by the event or the business id, never blind
-increments).
+Order of operations for each batch: apply every event (skipping ids already applied; a
+``Batched`` handler gets all its events at once), record the applied ids under a unique
+index, then commit the offsets. A crash before the commit redelivers the batch; the
+recorded ids make that harmless. Handlers must also be idempotent for the events applied
+before a crash but not yet recorded (write facts keyed by the event or the business id,
+never blind increments).
 """
 import logging
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import mongoengine as me
 from kafka.structs import OffsetAndMetadata
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 from tenacity import retry, retry_if_exception_type, wait_exponential
 
 from . import events
@@ -42,11 +43,38 @@ class ProcessedEvent(me.Document):
     meta = {"collection": "processed_events"}
 
 
+@dataclass(frozen=True)
+class Batched:
+    """A handler that takes every event of its types in a poll at once, in their order, so that it
+    can write in bulk and recompute a total once for a thousand events. ``apply`` returns the ids of
+    the events it could not apply, each with the reason (they are dead-lettered), or None."""
+    apply: Callable[[list[events.Event]], "dict[str, str] | None"]
+
+
+_IN_CHUNK = 1000
+
+
+def _already_applied(event_ids: list[str]) -> set[str]:
+    return {doc["_id"] for start in range(0, len(event_ids), _IN_CHUNK)
+            for doc in ProcessedEvent._get_collection().find({"_id": {"$in": event_ids[start:start + _IN_CHUNK]}},
+                                                             {"_id": 1})}
+
+
+def _remember(applied: list[events.Event]) -> None:
+    now = datetime.now(timezone.utc)
+    try:
+        ProcessedEvent._get_collection().insert_many(
+            [ProcessedEvent(id=e.id, type=e.type, applied_at=now).to_mongo() for e in applied], ordered=False)
+    except BulkWriteError as exc:  # ids already there: applied by an earlier run of this batch
+        if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+            raise
+
+
 _transient = retry(retry=retry_if_exception_type(PyMongoError), wait=wait_exponential(max=5), reraise=True)
 
 
 class EventConsumer:
-    def __init__(self, settings: Settings, topics: list[str], handlers: dict[str, Handler]):
+    def __init__(self, settings: Settings, topics: list[str], handlers: dict[str, Handler | Batched]):
         self.settings = settings
         self.topics = topics
         self.handlers = handlers
@@ -59,14 +87,13 @@ class EventConsumer:
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Apply one batch and commit it; returns how many messages were read."""
         batch = self.consumer.poll(timeout_ms=timeout_ms)
-        offsets = {}
-        for tp, messages in batch.items():
-            for message in messages:
-                self._apply(message)
-                offsets[tp] = OffsetAndMetadata(message.offset + 1, None, -1)
-        if offsets:
-            self.consumer.commit(offsets)
-        return sum(len(m) for m in batch.values())
+        messages = [message for partition in batch.values() for message in partition]
+        if not messages:
+            return 0
+        self._apply_all(messages)
+        self.consumer.commit({tp: OffsetAndMetadata(partition[-1].offset + 1, None, -1)
+                              for tp, partition in batch.items()})
+        return len(messages)
 
     def close(self):
         if self.consumer is not None:
@@ -74,38 +101,60 @@ class EventConsumer:
             consumer.close(autocommit=False)
         self.dead_letters.close()
 
-    def _apply(self, message) -> None:
+    def _apply_all(self, messages: list) -> None:
+        """Apply each new event of the batch once, dead-letter what cannot be applied, remember the rest.
+
+        Events for a ``Batched`` handler are applied together after the batch's other events."""
+        decoded = [(message, self._decode(message)) for message in messages]
+        wanted = [event.id for _, event in decoded if event is not None and event.type in self.handlers]
+        seen = _transient(_already_applied)(wanted)
+        applied, grouped = [], {}
+        for message, event in decoded:
+            if event is None or event.type not in self.handlers or event.id in seen:
+                continue
+            seen.add(event.id)  # the same event twice in one batch
+            handler = self.handlers[event.type]
+            if isinstance(handler, Batched):
+                grouped.setdefault(handler, []).append((message, event))
+            elif self._apply(message, event, handler):
+                applied.append(event)
+        for handler, items in grouped.items():
+            applied += self._apply_batched(handler, items)
+        if applied:
+            _transient(_remember)(applied)
+
+    def _apply(self, message, event: events.Event, handler: Handler) -> bool:
         headers = dict(message.headers or [])
         token = request_id_var.set((headers.get("request-id") or b"").decode() or None)
         try:
-            try:
-                event = events.decode(message.value)
-            except ValueError as exc:
-                self._dead_letter(message, str(exc))
-                return
-            handler = self.handlers.get(event.type)
-            if handler is None:
-                return  # an event this service does not need
-            if _transient(ProcessedEvent.objects(id=event.id).count)():
-                return
-            try:
-                _transient(handler)(event)
-            except PyMongoError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - anything else can never succeed on retry
-                self._dead_letter(message, f"{type(exc).__name__}: {exc}")
-                return
-            _transient(self._remember)(event)
+            _transient(handler)(event)
+            return True
+        except PyMongoError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything else can never succeed on retry
+            self._dead_letter(message, f"{type(exc).__name__}: {exc}")
+            return False
         finally:
             request_id_var.reset(token)
 
-    @staticmethod
-    def _remember(event: events.Event) -> None:
+    def _apply_batched(self, handler: Batched, items: list) -> list[events.Event]:
         try:
-            ProcessedEvent(id=event.id, type=event.type, applied_at=datetime.now(timezone.utc)).save(
-                force_insert=True)
-        except me.NotUniqueError:
-            pass
+            refused = _transient(handler.apply)([event for _, event in items]) or {}
+        except PyMongoError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as for a single handler: it would fail again
+            refused = {event.id: f"{type(exc).__name__}: {exc}" for _, event in items}
+        for message, event in items:
+            if event.id in refused:
+                self._dead_letter(message, refused[event.id])
+        return [event for _, event in items if event.id not in refused]
+
+    def _decode(self, message) -> events.Event | None:
+        try:
+            return events.decode(message.value)
+        except ValueError as exc:
+            self._dead_letter(message, str(exc))
+            return None
 
     def _dead_letter(self, message, reason: str) -> None:
         log.warning("event dead-lettered", extra={"topic": message.topic, "partition": message.partition,
@@ -121,7 +170,7 @@ class EventConsumer:
         self.dead_letters.publish([Message(self.settings.dead_letter_topic, message.key, message.value, headers)])
 
 
-def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Handler],
+def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Handler | Batched],
                outbox_documents: list, stop: threading.Event | None = None) -> None:
     """Run the consumer loop and the outbox relay until SIGTERM/SIGINT (or ``stop``).
 

@@ -78,19 +78,23 @@ class OutboxDocument(VersionedDocument):
 
 
 def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocument]],
-               batch: int = 200) -> int:
+               batch: int = 500) -> int:
     """Publish the pending events of every document class; returns how many were published.
 
-    Events leave a document only after the broker acknowledged them (``PublishFailed`` otherwise).
+    The events of up to ``batch`` documents go in one acknowledged publication (one broker write
+    rather than one per document), then leave their documents. They leave only after the broker
+    acknowledged them (``PublishFailed`` otherwise).
     """
     published = 0
     for cls in documents:
         collection = cls._get_collection()
-        for raw in collection.find({"has_outbox": True}, {"outbox": 1}).limit(batch):
-            items = raw.get("outbox") or []
-            publisher.publish([_message(topic, item) for item in items])
-            _forget(collection, raw["_id"], {i["event"]["id"] for i in items})
-            published += len(items)
+        pending = list(collection.find({"has_outbox": True}, {"outbox": 1, "revision": 1}).limit(batch))
+        messages = [_message(topic, item) for raw in pending for item in raw.get("outbox") or []]
+        if not messages:
+            continue
+        publisher.publish(messages)
+        _forget_all(collection, pending)
+        published += len(messages)
     return published
 
 
@@ -100,13 +104,33 @@ def _message(topic: str, item: dict) -> Message:
                    [("request-id", (item.get("request_id") or "").encode())])
 
 
+def _forget_all(collection, pending: list[dict]) -> None:
+    """Empty the published outboxes with one update per revision number read (most documents were
+    written once); a document written since it was read keeps the events recorded meanwhile and is
+    handled alone."""
+    by_revision: dict = {}
+    for raw in pending:
+        by_revision.setdefault(raw.get("revision"), []).append(raw["_id"])
+    cleared = sum(collection.update_many({"_id": {"$in": ids}, "revision": revision},
+                                         {"$set": {"outbox": [], "has_outbox": False,
+                                                   "revision": (revision or 0) + 1}}).matched_count
+                  for revision, ids in by_revision.items())
+    if cleared == len(pending):
+        return
+    for raw in pending:
+        _forget(collection, raw["_id"], {i["event"]["id"] for i in raw.get("outbox") or []})
+
+
 def _forget(collection, doc_id, published_ids: set[str]) -> None:
     """Remove published events, keeping any recorded meanwhile (retried on a concurrent write)."""
     while True:
         current = collection.find_one({"_id": doc_id}, {"outbox": 1, "revision": 1})
         if current is None:
             return
-        remaining = [i for i in current.get("outbox") or [] if i["event"]["id"] not in published_ids]
+        outbox = current.get("outbox") or []
+        remaining = [i for i in outbox if i["event"]["id"] not in published_ids]
+        if len(remaining) == len(outbox):
+            return  # already forgotten (by the bulk write)
         result = collection.update_one(
             {"_id": doc_id, "revision": current["revision"]},
             {"$set": {"outbox": remaining, "has_outbox": bool(remaining),

@@ -2,7 +2,7 @@
 from datetime import date, datetime, timezone
 
 from plumbing.contractor_keys import KEY_EVENT_HANDLERS
-from plumbing.consumer import Unapplicable
+from plumbing.consumer import Batched, Unapplicable
 from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
 
@@ -319,31 +319,65 @@ _STATE_OF = {"declaration.submitted": "submitted", "declaration.validated": "val
              "declaration.rejected": "rejected", "declaration.corrected": None}
 
 
-def apply_declaration(event: Event) -> None:
-    """Record a declaration's hours under its id, then bring the lot's progress up to date.
-
-    A correction is a new declaration that supersedes an older one: the old fact stops counting
-    and the new one counts, so progress moves by exactly the difference.
-    """
+def _declaration_fact(event: Event) -> LotHours:
     p = event.payload
     try:
-        declaration_id, lot_id, centihours = p["declaration_id"], p["lot_id"], int(p["centihours"])
         state = _STATE_OF[event.type] or p["status"]
+        return LotHours(id=p["declaration_id"], lot_id=p["lot_id"], centihours=int(p["centihours"]), state=state,
+                        month=p.get("month"), mode=p.get("mode"), territory=p.get("territory"))
     except (KeyError, TypeError, ValueError) as exc:
         raise Unapplicable(f"declaration payload incomplete: {exc}") from None
-    if not Lot.objects(id=lot_id).count():
-        raise Unapplicable(f"unknown lot {lot_id}")
-    if p.get("supersedes"):
-        LotHours.objects(id=p["supersedes"]).update_one(set__state="superseded")
-    known = LotHours.objects(id=declaration_id).first()
-    if not (known and known.state != "submitted" and state == "submitted"):  # never step back
-        LotHours(id=declaration_id, lot_id=lot_id, centihours=centihours, state=state,
-                 month=p.get("month"), mode=p.get("mode"), territory=p.get("territory")).save()
-    refresh_progress(lot_id)
 
 
+def apply_declarations(events: list[Event]) -> dict[str, str]:
+    """Record the declarations' hours under their ids, then bring each lot's progress up to date once.
+
+    A correction is a new declaration that supersedes an older one: the old fact stops counting
+    and the new one counts, so progress moves by exactly the difference. A fact never steps back
+    (to submitted once validated or rejected; from superseded at all) when a redelivered batch
+    brings an older event again. Returns the events that cannot be applied, with why.
+    """
+    refused, facts, superseded = {}, {}, []
+    parsed = []
+    for event in events:
+        try:
+            parsed.append((event, _declaration_fact(event)))
+        except Unapplicable as exc:
+            refused[event.id] = str(exc)
+    lots = {lot.id for lot in Lot.objects(id__in=sorted({f.lot_id for _, f in parsed})).only("id")}
+    ids = sorted({f.id for _, f in parsed} | {e.payload["supersedes"] for e, _ in parsed if e.payload.get("supersedes")})
+    states = {f.id: f.state for f in LotHours.objects(id__in=ids).only("id", "state")} if ids else {}
+    known_before = set(states)
+    for event, fact in parsed:
+        if fact.lot_id not in lots:
+            refused[event.id] = f"unknown lot {fact.lot_id}"
+            continue
+        old = event.payload.get("supersedes")
+        if old and old in states:
+            states[old] = "superseded"
+            if old in facts:
+                facts[old].state = "superseded"
+            if old in known_before:
+                superseded.append(old)
+        known = states.get(fact.id)
+        if known == "superseded" or (known in ("validated", "rejected") and fact.state == "submitted"):
+            continue  # never step back
+        facts[fact.id], states[fact.id] = fact, fact.state
+    collection = LotHours._get_collection()
+    new = [f.to_mongo() for f in facts.values() if f.id not in known_before]
+    if new:  # most facts are new: one bulk insert rather than one upsert each
+        collection.insert_many(new, ordered=False)
+    for fact in facts.values():
+        if fact.id in known_before:
+            collection.replace_one({"_id": fact.id}, fact.to_mongo())
+    if superseded:
+        collection.update_many({"_id": {"$in": superseded}}, {"$set": {"state": "superseded"}})
+    for lot_id in sorted({fact.lot_id for _, fact in parsed} & lots):
+        refresh_progress(lot_id)
+    return refused
 
 
-EVENT_HANDLERS = {**{type_: apply_declaration for type_ in _STATE_OF},
+_DECLARATIONS = Batched(apply_declarations)
+EVENT_HANDLERS = {**{type_: _DECLARATIONS for type_ in _STATE_OF},
                   **KEY_EVENT_HANDLERS}
 CONSUMES = ["hours"]  # the services whose events this one applies

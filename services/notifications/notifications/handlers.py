@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import mongoengine as me
 from plumbing.auth import Principal
 from plumbing.contractor_keys import KEY_EVENT_HANDLERS
-from plumbing.consumer import Unapplicable
+from plumbing.consumer import Batched, Unapplicable
 from plumbing.events import Event
 from plumbing.outbox import ConcurrentUpdate, retry_on_conflict
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
@@ -342,34 +342,59 @@ def apply_market_status(event: Event) -> None:
 
 
 # --- events from the hours service ----------------------------------------------------------------
+def apply_declarations(events: list[Event]) -> dict[str, str]:
+    """The lots' last declaration dates (the "no declaration" rule), one write per lot for a whole
+    batch; a rejection alerts the contractor. Returns the events that cannot be applied, with why."""
+    refused, by_lot = {}, {}
+    for event in events:
+        lot_id = event.payload.get("lot_id")
+        if isinstance(lot_id, str) and lot_id:
+            by_lot.setdefault(lot_id, []).append(event)
+        else:
+            refused[event.id] = f"{event.type} without lot_id"
+    for lot_id, lot_events in by_lot.items():
+        _note_declarations(lot_id, lot_events)
+    for event in events:
+        if event.type == "declaration.rejected" and event.id not in refused:
+            try:
+                _alert_rejection(event)
+            except Unapplicable as exc:
+                refused[event.id] = str(exc)
+    return refused
+
+
 def apply_declaration(event: Event) -> None:
-    """The lot's last declaration date (the "no declaration" rule); a rejection alerts the contractor."""
-    p = event.payload
-    lot_id = p.get("lot_id")
-    if not isinstance(lot_id, str) or not lot_id:
-        raise Unapplicable(f"{event.type} without lot_id")
+    refused = apply_declarations([event])
+    if refused:
+        raise Unapplicable(refused[event.id])
+
+
+def _declared_on(event: Event) -> date:
     try:
-        on = datetime.fromisoformat(event.time).date()
+        return datetime.fromisoformat(event.time).date()
     except ValueError:
-        on = _now().date()
+        return _now().date()
+
+
+def _note_declarations(lot_id: str, lot_events: list[Event]) -> None:
+    on = max(_declared_on(event) for event in lot_events)
+    territories = next((list(e.territories) for e in lot_events if e.territories), [])
 
     def change(lot: LotView):
         if lot.last_declaration_on is None or on > lot.last_declaration_on:
             lot.last_declaration_on = on
-        if not lot.territories and event.territories:
-            lot.territories = list(event.territories)
+        if not lot.territories and territories:
+            lot.territories = territories
     _change_lot(lot_id, change)
-    if event.type == "declaration.rejected":
-        known = LotView.objects(id=lot_id).first()
-        try:
-            draft = domain.declaration_rejected_alert(p, known.to_mongo().to_dict() if known else None)
-        except domain.IncompleteEvent as exc:
-            raise Unapplicable(str(exc)) from None
-        raise_alert(draft, event.territories or (known.territories if known else []), event.id)
 
 
-
-
+def _alert_rejection(event: Event) -> None:
+    known = LotView.objects(id=event.payload["lot_id"]).first()
+    try:
+        draft = domain.declaration_rejected_alert(event.payload, known.to_mongo().to_dict() if known else None)
+    except domain.IncompleteEvent as exc:
+        raise Unapplicable(str(exc)) from None
+    raise_alert(draft, event.territories or (known.territories if known else []), event.id)
 
 
 # --- events from the participants service ---------------------------------------------------------
@@ -474,13 +499,14 @@ def retry_now(delivery_id: str) -> Delivery:
     return delivery
 
 
+_DECLARATIONS = Batched(apply_declarations)
 EVENT_HANDLERS = {
     "lot.quota_reached": apply_lot_event, "lot.status_changed": apply_lot_event,
     "lot.progress_updated": apply_lot_event, "lot.quota_changed": apply_lot_event,
     "lot.awarded": apply_lot_awarded,
     "market.status_changed": apply_market_status, "market.closed": apply_market_status,
-    "declaration.submitted": apply_declaration, "declaration.validated": apply_declaration,
-    "declaration.rejected": apply_declaration,
+    "declaration.submitted": _DECLARATIONS, "declaration.validated": _DECLARATIONS,
+    "declaration.rejected": _DECLARATIONS,
     **KEY_EVENT_HANDLERS,
     "eligibility.window_ending": apply_window_ending, "eligibility.window_ended": apply_window_ended,
 }

@@ -13,7 +13,7 @@ from plumbing.outbox import retry_on_conflict
 
 from . import domain
 from .store import (IDENTITY_FIELDS, AccessLogEntry, Criterion, Eligibility, Evidence, Exit, Participant,
-                    PathEntry, TerritorySettings)
+                    PathEntry, ParticipantSettings)
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Defaults:
 
 
 def territory_settings(territory: str, defaults: Defaults) -> dict:
-    stored = TerritorySettings.objects(id=territory).first()
+    stored = ParticipantSettings.objects(id=territory).first()
     return {"territory": territory,
             "counting_window_months": (stored and stored.counting_window_months) or defaults.counting_window_months,
             "retention_months": (stored and stored.retention_months) or defaults.retention_months,
@@ -93,7 +93,7 @@ def territory_settings(territory: str, defaults: Defaults) -> dict:
 
 
 def update_territory_settings(territory: str, data: dict, updated_by: str, defaults: Defaults) -> dict:
-    TerritorySettings(id=territory, counting_window_months=data["counting_window_months"],
+    ParticipantSettings(id=territory, counting_window_months=data["counting_window_months"],
                       retention_months=data["retention_months"], updated_by=updated_by, updated_at=now()).save()
     log.info("territory settings updated", extra={"territory": territory})
     return territory_settings(territory, defaults)

@@ -111,7 +111,7 @@ class AccessLogEntry(me.Document):
     meta = {"collection": "access_log", "indexes": [("participant_id", "at")]}
 
 
-class TerritorySettings(me.Document):
+class ParticipantSettings(me.Document):
     """What the operators of a territory set; unset values fall back to the service's defaults."""
     id = me.StringField(primary_key=True)  # the territory
     counting_window_months = me.IntField(min_value=1, max_value=120)
