@@ -28,6 +28,10 @@ def publish(infra, topic):
 
 @pytest.fixture
 def contractor_key(client, auth):
+    return register_contractor(client, auth)
+
+
+def register_contractor(client, auth) -> dict:
     facilitator = auth("facilitator", CARCASSONNE)
     assert client.post("/api/v1/contractors", json={"siret": SIRET, "name": "BTP Aude"},
                        headers=facilitator).status_code == 201
@@ -37,6 +41,10 @@ def contractor_key(client, auth):
 
 @pytest.fixture
 def eligible(client, publish, start_worker):
+    learn_lot_and_participants(publish, start_worker)
+
+
+def learn_lot_and_participants(publish, start_worker) -> None:
     """A lot held by the contractor and participants p-1, p-2 eligible from 2026-01-01 to 2027-12-31."""
     publish("lot.awarded", LOT_ID, {"lot_id": LOT_ID, "market_id": "m1", "contractor_siret": SIRET,
                                     "start_date": "2026-01-01", "end_date": "2027-12-31"}, service="markets")
@@ -91,3 +99,23 @@ def test_hours_after_a_revocation_or_the_end_of_the_window_are_refused(client, c
     after_the_end = declare(client, contractor_key, participant_id="p-2", month="2026-03")
     assert after_the_end.json["rule"] == "participant_not_eligible"
     assert "au 28/02/2026" in after_the_end.json["detail"]
+
+
+def test_with_the_read_cache_on_an_erasure_is_honoured_within_the_cache_time(service_env, auth, publish,
+                                                                            start_worker):
+    import time
+    service_env("hours", HOURS_READ_CACHE_SECONDS="1")
+    from hours.app import create_app
+    from hours.store import ParticipantWindow
+    client = create_app().test_client()
+    key = register_contractor(client, auth)
+    learn_lot_and_participants(publish, start_worker)
+    assert declare(client, key).status_code == 201  # the window is now kept in memory
+
+    publish("participant.erased", "p-1", {"participant_id": "p-1", "territory": CARCASSONNE})
+    wait_until(lambda: ParticipantWindow.objects(id="p-1").count() == 0, what="the window dropped")
+    gone = time.monotonic()
+    time.sleep(1.05)  # the cache's time: an answer from memory may lag the store this long, no more
+
+    refused = declare(client, key, month="2026-04")
+    assert refused.json.get("rule") == "participant_unknown", f"{time.monotonic() - gone:.2f} s after erasure"

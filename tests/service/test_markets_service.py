@@ -1,5 +1,5 @@
 """The markets service through its Flask test client, against the real broker and store."""
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from plumbing.auth import new_api_key
@@ -412,3 +412,31 @@ def test_a_contractor_reads_the_progress_of_its_own_lots_only(client, facilitato
     publish(infra, topic("hours.events"), "api_key.revoked", SIRET, {"key_id": key_id})
     wait_until(lambda: client.get(f"/api/v1/lots/{own['id']}", headers=contractor).status_code == 401,
                what="the revocation")
+
+
+def test_a_rotated_key_reads_progress_until_its_grace_period_ends(client, facilitator, buyer, start_worker, infra,
+                                                                  topic):
+    lot = create_lot(client, facilitator, buyer)
+    client.post(f"/api/v1/lots/{lot['id']}/award", headers=facilitator,
+                json={"contractor_siret": SIRET, "contractor_name": "BTP Aude"})
+    (old_id, old, old_hash), (new_id, new, new_hash) = new_api_key(), new_api_key()
+    known = {"contractor_siret": SIRET, "key_hash": old_hash}
+    publish(infra, topic("hours.events"), "api_key.created", SIRET, {"key_id": old_id, **known})
+    publish(infra, topic("hours.events"), "api_key.created", SIRET,
+            {"key_id": new_id, "contractor_siret": SIRET, "key_hash": new_hash, "replaces": old_id})
+    in_grace = (datetime.now(timezone.utc) + timedelta(hours=24)).isoformat()
+    publish(infra, topic("hours.events"), "api_key.expiring", SIRET,
+            {"key_id": old_id, **known, "replaced_by": new_id, "expires_at": in_grace})
+    start_worker("markets")
+    progress = f"/api/v1/lots/{lot['id']}/progress"
+    from plumbing.contractor_keys import ContractorKey
+    wait_until(lambda: (key := ContractorKey.objects(id=old_id).first()) and key.expires_at is not None,
+               what="the expiry learnt from the hours service")
+    assert client.get(progress, headers={"X-API-Key": old}).status_code == 200  # still in its grace period
+    assert client.get(progress, headers={"X-API-Key": new}).status_code == 200
+
+    over = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()  # as if the grace period were over
+    publish(infra, topic("hours.events"), "api_key.expiring", SIRET,
+            {"key_id": old_id, **known, "replaced_by": new_id, "expires_at": over})
+    wait_until(lambda: client.get(progress, headers={"X-API-Key": old}).status_code == 401, what="the expiry")
+    assert client.get(progress, headers={"X-API-Key": new}).status_code == 200

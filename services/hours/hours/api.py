@@ -1,18 +1,21 @@
 """HTTP entrypoints of the hours service."""
 import json
+from datetime import timedelta
 
 import marshmallow as ma
-from flask import Response, current_app, request
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 
-from . import domain, handlers, idempotency, spreadsheets
-from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema, BatchReportSchema, BatchSchema,
+from . import domain, handlers, idempotency, spreadsheets, upload_reports
+from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyRotatedSchema, ApiKeyRotationSchema,
+                      ApiKeySchema, ApiKeyUsageQuerySchema, ApiKeyUsageSchema, BatchReportSchema, BatchSchema,
                       BulkValidationReportSchema, BulkValidationSchema, ContractorCreateSchema, ContractorSchema,
                       CorrectionSchema, DeclarationCreateSchema, DeclarationHistorySchema, DeclarationQuerySchema,
-                      DeclarationSchema, RejectionSchema, UploadFileSchema, UploadQuerySchema)
+                      DeclarationSchema, RejectionSchema, UploadFileSchema, UploadQuerySchema, UploadReportSchema)
+from .schemas import TerritorySettingsSchema, TerritorySettingsUpdateSchema
 from .store import ApiKey, Contractor, Declaration
 
 blp = Blueprint("hours", __name__, url_prefix="/api/v1",
@@ -74,7 +77,7 @@ class ContractorApiKeys(MethodView):
         """Create an API key for a contractor; the key is shown in this response only"""
         contractor = _contractor_or_404(siret)
         key, secret = handlers.create_api_key(contractor, data["label"], current_principal().subject)
-        return {**{name: getattr(key, name) for name in ApiKey._fields}, "api_key": secret}
+        return {**handlers.key_view(key), "api_key": secret}
 
     @allow("facilitator", "contractor")
     @blp.response(200, ApiKeySchema(many=True))
@@ -84,17 +87,51 @@ class ContractorApiKeys(MethodView):
         return handlers.keys_with_last_use(contractor.id)
 
 
+def _key_or_404(siret: str, key_id: str) -> tuple[Contractor, ApiKey]:
+    contractor = _contractor_or_404(siret)
+    key = ApiKey.objects(id=key_id, contractor_siret=contractor.id).first()
+    if key is None:
+        raise problem(404, "Clé d'API inconnue.")
+    return contractor, key
+
+
 @blp.route("/contractors/<siret>/api-keys/<key_id>")
 class ContractorApiKey(MethodView):
     @allow("facilitator", "contractor")
     @blp.response(204)
     def delete(self, siret, key_id):
         """Revoke an API key; it stops working at once"""
-        contractor = _contractor_or_404(siret)
-        key = ApiKey.objects(id=key_id, contractor_siret=contractor.id).first()
-        if key is None:
-            raise problem(404, "Clé d'API inconnue.")
+        _, key = _key_or_404(siret, key_id)
         handlers.revoke_api_key(key.id)
+
+
+@blp.route("/contractors/<siret>/api-keys/<key_id>/rotate")
+class ContractorApiKeyRotation(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.arguments(ApiKeyRotationSchema)
+    @blp.response(201, ApiKeyRotatedSchema)
+    @blp.alt_response(409, description="The key is revoked, expired or already replaced")
+    def post(self, data, siret, key_id):
+        """Rotate an API key: a new key with the same label, shown in this response only; the old one keeps
+        working for grace_hours (0: revoked at once), then is refused everywhere"""
+        contractor, key = _key_or_404(siret, key_id)
+        try:
+            new, secret, old = handlers.rotate_api_key(contractor, key.id, timedelta(hours=data["grace_hours"]),
+                                                       current_principal().subject)
+        except handlers.KeyNotRotatable as exc:
+            raise problem(409, str(exc), rule=exc.rule) from None
+        return {**handlers.key_view(new), "api_key": secret, "replaced_key": handlers.key_view(old)}
+
+
+@blp.route("/contractors/<siret>/api-keys/<key_id>/usage")
+class ContractorApiKeyUsage(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.arguments(ApiKeyUsageQuerySchema, location="query")
+    @blp.response(200, ApiKeyUsageSchema)
+    def get(self, query, siret, key_id):
+        """Requests made with an API key per day (UTC) over the last days, most recent first"""
+        _, key = _key_or_404(siret, key_id)
+        return handlers.key_usage(key, query["days"])
 
 
 def _rules_settings() -> tuple[list[str], object]:
@@ -118,16 +155,17 @@ class Declarations(MethodView):
     @blp.response(201, DeclarationSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, data):
-        """Declare the hours a participant worked on a lot in a month (contractor, with its API key)"""
+        """Declare the hours a participant worked on a lot over a month, or between two dates of one month
+        (contractor, with its API key)"""
         principal = current_principal()
 
         def run():
             try:
                 declaration = handlers.declare(principal.siret, data, *_rules_settings(), by=principal.subject)
+            except domain.DuplicateLine as duplicate:  # a line to correct rather than declare again
+                raise problem(409, duplicate.message, rule=duplicate.rule)
             except domain.Refused as refusal:
                 raise problem(422, refusal.message, rule=refusal.rule)
-            except handlers.DuplicateLine:
-                raise problem(409, handlers.DUPLICATE_MESSAGE, rule="duplicate_line")
             return _declaration_schema.dump(handlers.view(declaration)), 201
         return idempotency.run_once("declarations", _json_fingerprint(), run)
 
@@ -223,12 +261,14 @@ class DeclarationUpload(MethodView):
     @allow("contractor")
     @blp.arguments(UploadQuerySchema, location="query")
     @blp.arguments(UploadFileSchema, location="files")
-    @blp.response(200, BatchReportSchema, description="Every row accepted")
-    @blp.alt_response(207, schema=BatchReportSchema, description="Some rows refused: see each row")
+    @blp.response(200, UploadReportSchema, description="Every row accepted")
+    @blp.alt_response(207, schema=UploadReportSchema,
+                      description="Some rows refused: see each row, or download them to fix (error_file)")
     @blp.alt_response(422, description="An unreadable file, or all_or_nothing and a row refused")
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, query, files):
-        """Declare the lines of a CSV or XLSX file (as the template): a French report per row"""
+        """Declare the lines of a CSV or XLSX file (as the template): a French report per row, and the refused
+        rows as a file to fix and upload again"""
         content = files["file"].read()
 
         def run():
@@ -236,10 +276,47 @@ class DeclarationUpload(MethodView):
                 rows = spreadsheets.read_lines(content)
             except spreadsheets.UnreadableFile as exc:
                 raise problem(422, str(exc), rule="unreadable_file") from None
-            return _batch_answer(_batch_lines([line for _, line in rows]), query["all_or_nothing"],
-                                 [number for number, _ in rows])
+            body, status = _batch_answer(_batch_lines([line for _, line in rows]), query["all_or_nothing"],
+                                         [number for number, _ in rows])
+            report = upload_reports.record(current_principal().siret, dict(rows), body["results"])
+            if report is not None:
+                body.update(upload_id=report.id, error_file={
+                    **{extension: url_for(f"{blp.name}.{view.__name__}", upload_id=report.id)
+                       for extension, view in (("csv", UploadErrorsCsv), ("xlsx", UploadErrorsXlsx))},
+                    "kept_until": upload_reports.kept_until(report).isoformat()})
+            return body, status
         return idempotency.run_once("declarations/upload",
                                     content + str(query["all_or_nothing"]).encode(), run)
+
+
+def _error_file(upload_id: str, extension: str) -> Response:
+    report = upload_reports.readable(upload_id, current_principal())
+    if report is None:
+        raise problem(404, f"Rapport d'envoi introuvable (ils sont conservés {upload_reports.RETENTION_DAYS} "
+                           "jours).")
+    write, mimetype = {"csv": (spreadsheets.refused_rows_csv, "text/csv"),
+                       "xlsx": (spreadsheets.refused_rows_xlsx, spreadsheets.XLSX_MIMETYPE)}[extension]
+    return _download(write(report.rows), mimetype, f"lignes-refusees-{report.id}.{extension}")
+
+
+@blp.route("/declarations/uploads/<upload_id>/errors.csv")
+class UploadErrorsCsv(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.response(200, description="CSV (separator ;, UTF-8): the template's columns, the reason and the row",
+                  content_type="text/csv")
+    def get(self, upload_id):
+        """Download the refused rows of an upload, with the reason of each, to fix and upload again"""
+        return _error_file(upload_id, "csv")
+
+
+@blp.route("/declarations/uploads/<upload_id>/errors.xlsx")
+class UploadErrorsXlsx(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.response(200, description="XLSX: the template's columns, the reason and the row",
+                  content_type=spreadsheets.XLSX_MIMETYPE)
+    def get(self, upload_id):
+        """Download the refused rows of an upload, with the reason of each, to fix and upload again (XLSX)"""
+        return _error_file(upload_id, "xlsx")
 
 
 def _line_or_404(declaration_id: str) -> Declaration:
@@ -338,3 +415,30 @@ class DeclarationBulkValidation(MethodView):
                 results.append({"id": declaration_id, "status": "refused", "detail": str(exc)})
         validated = sum(r["status"] == "validated" for r in results)
         return {"validated": validated, "refused": len(results) - validated, "results": results}
+
+
+# --- territory settings: auto-validation and the monthly ceiling, per territory ---------------------------
+def _own_territory(territory: str) -> None:
+    if not current_principal().covers([territory]):
+        raise problem(403, "Seuls les facilitateurs de ce territoire consultent et règlent ses paramètres.")
+
+
+@blp.route("/territories/<territory>/settings")
+class TerritorySettingsOfTerritory(MethodView):
+    @allow("facilitator")
+    @blp.response(200, TerritorySettingsSchema)
+    def get(self, territory):
+        """Read how the lines of a territory's lots are handled: auto-validation and monthly ceiling (its
+        facilitators); without settings of its own, the service's defaults"""
+        _own_territory(territory)
+        return handlers.territory_settings([territory], *_rules_settings())[territory]
+
+    @allow("facilitator")
+    @blp.arguments(TerritorySettingsUpdateSchema)
+    @blp.response(200, TerritorySettingsSchema)
+    def put(self, data, territory):
+        """Set a territory's auto-validation and monthly ceiling (its facilitators); lines declared from
+        then on follow them, lines already declared are left as they are"""
+        _own_territory(territory)
+        return handlers.set_territory_settings(territory, data["auto_validation"], data["monthly_ceiling_hours"],
+                                               current_principal().subject, *_rules_settings())

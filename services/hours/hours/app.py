@@ -3,14 +3,18 @@
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, domain, handlers
+from . import api, domain, handlers, upload_reports
+from .read_cache import read_cache
 
 EXTRA_SETTINGS = {
-    # territories where a line that passes every rule is validated without a facilitator
+    # Defaults for territories without settings of their own (PUT /api/v1/territories/<t>/settings):
+    # where a line that passes every rule is validated without a facilitator, and the monthly ceiling.
     "auto_validate_territories": lambda env: env.list("HOURS_AUTO_VALIDATE_TERRITORIES", []),
     "monthly_ceiling_hours": lambda env: env.decimal("HOURS_MONTHLY_CEILING_HOURS",
                                                      domain.LEGAL_MONTHLY_MAXIMUM_HOURS,
                                                      validate=lambda v: v > 0),
+    # how long a web worker keeps the lots, windows and settings a line is checked against (read_cache.py)
+    "read_cache_seconds": lambda env: env.float("HOURS_READ_CACHE_SECONDS", 2.0, validate=lambda v: v >= 0),
 }
 
 
@@ -19,8 +23,12 @@ def load() -> Settings:
 
 
 def create_app(settings: Settings | None = None):
-    return create_service_app(
-        settings or load(), title="Clauses sociales — heures d'insertion",
+    settings = settings or load()
+    read_cache.configure(settings.extra["read_cache_seconds"])
+    app = create_service_app(
+        settings, title="Clauses sociales — heures d'insertion",
         description="Entreprises attributaires, clés d'API et déclarations des heures réalisées par "
                     "les participants.", blueprints=[api.blp], api_key_resolver=handlers.principal_for_api_key,
         consumes=handlers.CONSUMES)
+    app.cli.add_command(upload_reports.purge_upload_reports)
+    return app

@@ -1,5 +1,5 @@
 """Service layer of the hours service, called by the API and by the worker."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import mongoengine as me
@@ -11,7 +11,9 @@ from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
 
 from . import domain
+from .read_cache import chunks, load_by_id, read_cache
 from .store import (ApiKey, ApiKeyUse, Contractor, Declaration, DeclarationVersion, HeldLot, MarketState,
+                    DeclarationSettings,
                     ParticipantWindow, new_id)
 
 SERVICE = "hours"
@@ -26,20 +28,22 @@ def create_contractor(siret: str, name: str, territories: list[str], created_by:
     return Contractor(id=siret, name=name, territories=territories, created_by=created_by).save(force_insert=True)
 
 
-def _key_event(key: ApiKey, type_: str, territories) -> Event:
+def _key_event(key: ApiKey, type_: str, territories, **extra) -> Event:
     # The hash lets the other services recognise the key (contractors read their lots' progress
     # there); the key itself never leaves the response that showed it.
     return Event(type=type_, producer=SERVICE, key=key.contractor_siret, territories=list(territories),
                  payload={"key_id": key.id, "contractor_siret": key.contractor_siret,
-                          "key_hash": key.key_hash})
+                          "key_hash": key.key_hash, **extra})
 
 
-def create_api_key(contractor: Contractor, label: str, created_by: str) -> tuple[ApiKey, str]:
+def create_api_key(contractor: Contractor, label: str, created_by: str,
+                   replaces: str | None = None) -> tuple[ApiKey, str]:
     """Returns the stored key and the secret, which is shown once and never stored."""
     key_id, secret, key_hash = new_api_key()
     stored = ApiKey(id=key_id, contractor_siret=contractor.id, key_hash=key_hash, label=label,
-                    created_at=now(), created_by=created_by)
-    stored.record(_key_event(stored, "api_key.created", contractor.territories))
+                    created_at=now(), created_by=created_by, replaces=replaces)
+    stored.record(_key_event(stored, "api_key.created", contractor.territories,
+                             **({"replaces": replaces} if replaces else {})))
     return stored.commit(), secret
 
 
@@ -54,72 +58,186 @@ def revoke_api_key(key_id: str) -> ApiKey:
     return key
 
 
+KEY_STATUS_LABELS_FR = {"active": "Active", "expiring": "Remplacée : valable jusqu'à son expiration",
+                        "revoked": "Révoquée ou expirée"}
+
+
+def key_status(key: ApiKey, at: datetime | None = None) -> str:
+    """active, expiring (rotated, in its grace period) or revoked (also once its grace period is over)."""
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= (at or now())):
+        return "revoked"
+    return "expiring" if key.expires_at is not None else "active"
+
+
+def _last_use(key_id: str) -> datetime | None:
+    last = ApiKeyUse.objects(key_id=key_id).order_by("-day").only("last_used_at").first()
+    return datetime.fromisoformat(last.last_used_at) if last else None
+
+
+def key_view(key: ApiKey, at: datetime | None = None) -> dict:
+    """A key as listed (never the key itself), with its last use."""
+    status = key_status(key, at)
+    return {**{name: getattr(key, name) for name in ApiKey._fields}, "status": status,
+            "status_label": KEY_STATUS_LABELS_FR[status], "last_used_at": _last_use(key.id)}
+
+
 def keys_with_last_use(siret: str) -> list[dict]:
-    keys = list(ApiKey.objects(contractor_siret=siret).order_by("created_at"))
-    used = {u.id: u.last_used_at for u in ApiKeyUse.objects(id__in=[k.id for k in keys])}
-    return [{**{name: getattr(key, name) for name in ApiKey._fields}, "last_used_at": used.get(key.id)}
-            for key in keys]
+    at = now()
+    return [key_view(key, at) for key in ApiKey.objects(contractor_siret=siret).order_by("created_at")]
+
+
+class KeyNotRotatable(Exception):
+    """The key is revoked, expired or already replaced (409); the message is French."""
+
+    def __init__(self, message: str, rule: str):
+        super().__init__(message)
+        self.rule = rule
+
+
+def _check_rotatable(key: ApiKey) -> None:
+    if key.replaced_by:
+        raise KeyNotRotatable(f"Cette clé a déjà été remplacée par la clé {key.replaced_by} : c'est celle-ci "
+                              "qu'il faut renouveler.", "api_key_already_replaced")
+    if key_status(key) == "revoked":
+        raise KeyNotRotatable("Cette clé est révoquée ou expirée : créez-en une nouvelle.", "api_key_revoked")
+
+
+def rotate_api_key(contractor: Contractor, key_id: str, grace: timedelta, by: str) -> tuple[ApiKey, str, ApiKey]:
+    """A new key with the same label; the old one works ``grace`` longer (revoked at once for 0).
+
+    Returns (the new key, its secret shown once, the old key). Two documents: the new key is written
+    first, so that a failure in between leaves the old key working and the rotation can be retried."""
+    old = ApiKey.objects.get(id=key_id)
+    _check_rotatable(old)
+    new, secret = create_api_key(contractor, old.label, by, replaces=key_id)
+    try:
+        old = _retire(key_id, new.id, grace, contractor.territories)
+    except KeyNotRotatable:
+        revoke_api_key(new.id)  # another rotation or a revocation won meanwhile; nobody saw this secret
+        raise
+    return new, secret, old
+
+
+@retry_on_conflict
+def _retire(key_id: str, successor_id: str, grace: timedelta, territories) -> ApiKey:
+    key = ApiKey.objects.get(id=key_id)
+    _check_rotatable(key)
+    at = now()
+    key.replaced_by, key.expires_at = successor_id, at + grace
+    if grace:
+        key.record(_key_event(key, "api_key.expiring", territories, replaced_by=successor_id,
+                              expires_at=key.expires_at.isoformat()))
+    else:
+        key.revoked_at = at
+        key.record(_key_event(key, "api_key.revoked", territories, replaced_by=successor_id))
+    return key.commit()
+
+
+def record_key_use(key_id: str, at: datetime) -> None:
+    """The one write of an authenticated request: the day's count and the last use (an ISO string,
+    since a $set date is stored as text by some MongoDB-protocol servers)."""
+    day = f"{at:%Y-%m-%d}"
+    ApiKeyUse.objects(id=f"{key_id}|{day}").update_one(
+        upsert=True, inc__requests=1, set__key_id=key_id, set__day=day, set__last_used_at=at.isoformat())
+
+
+def key_usage(key: ApiKey, days: int) -> dict:
+    """Requests per day (UTC) over the last ``days`` days, most recent first; days without use are left out."""
+    since = f"{now() - timedelta(days=days - 1):%Y-%m-%d}"
+    uses = list(ApiKeyUse.objects(key_id=key.id, day__gte=since).order_by("-day"))
+    return {"key_id": key.id, "days": [{"day": u.day, "requests": u.requests} for u in uses],
+            "total_requests": sum(u.requests for u in uses), "last_used_at": _last_use(key.id)}
 
 
 def principal_for_api_key(secret: str) -> Principal | None:
-    """The contractor a presented key belongs to, or None when unknown or revoked; each use is dated."""
+    """The contractor a presented key belongs to, or None when unknown, revoked or expired; each use counts."""
+    at = now()
+
     def find(key_id):
-        key = ApiKey.objects(id=key_id, revoked_at=None).first()
-        if key is None:
+        key = ApiKey.objects(id=key_id).first()
+        if key is None or key_status(key, at) == "revoked":
             return None
-        ApiKeyUse(id=key.id, last_used_at=now()).save()  # a whole-document write: portable
-        contractor = Contractor.objects(id=key.contractor_siret).first()
+        # the key itself is read afresh every time (a revocation acts at once); its company may be cached
+        contractor = read_cache.by_id(Contractor, [key.contractor_siret]).get(key.contractor_siret)
         return key.key_hash, key.contractor_siret, contractor.territories if contractor else ()
-    return auth.principal_for_api_key(secret, find)
+    principal = auth.principal_for_api_key(secret, find)
+    if principal is not None:  # only a verified key: a wrong secret must not count as a use
+        record_key_use(auth.api_key_id(secret), at)
+    return principal
 
 
 # --- declarations ------------------------------------------------------------------------------
-class DuplicateLine(Exception):
-    pass
-
-
 class NotAllowed(Exception):
     """A move the workflow forbids for this version (409); the message is French."""
 
 
-DUPLICATE_MESSAGE = "Une ligne existe déjà pour ce lot, ce participant et ce mois : corrigez-la plutôt."
-_IN_CHUNK = 1000  # keeps $in lists of a 10,000-line batch to a reasonable size
+IN_FORCE = ("submitted", "validated")  # a line's current status that counts and holds its period
 
 
-def _chunks(values: list, size: int = _IN_CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
+def line_key(lot_id: str, participant_id: str, period: domain.Period) -> str:
+    return f"{lot_id}|{participant_id}|{period.start:%Y-%m-%d}|{period.end:%Y-%m-%d}"
 
 
-def line_key(lot_id: str, participant_id: str, month: date) -> str:
-    return f"{lot_id}|{participant_id}|{month:%Y-%m}"
+def _month(period: domain.Period) -> str:
+    return f"{period.month:%Y-%m}"
 
 
 class Rules:
-    """The read models a request's lines are checked against, loaded once for all of them."""
+    """The read models and settings a request's lines are checked against, loaded once for all of them.
+
+    Overlaps and the monthly ceiling are judged against the lines stored when the request began and
+    the request's own accepted lines: two requests running at the same time may together pass the
+    ceiling (or overlap), and the facilitator's validation is the backstop."""
 
     def __init__(self, lines: list[dict], auto_validate_territories, ceiling: Decimal, today: date | None = None):
-        self.auto = set(auto_validate_territories)
-        self.ceiling = ceiling
         self.today = today or date.today()
+        self.default_ceiling = ceiling
         lot_ids = sorted({line["lot_id"] for line in lines})
         participant_ids = sorted({line["participant_id"] for line in lines})
-        self.lots = {lot.id: lot for chunk in _chunks(lot_ids) for lot in HeldLot.objects(id__in=chunk)}
-        self.windows = {w.id: w for chunk in _chunks(participant_ids)
-                        for w in ParticipantWindow.objects(id__in=chunk)}
-        market_ids = sorted({lot.market_id for lot in self.lots.values() if lot.market_id})
-        self.market_states = {m.id: m.status for m in MarketState.objects(id__in=market_ids)}
+        self.lots = read_cache.by_id(HeldLot, lot_ids)
+        self.windows = read_cache.by_id(ParticipantWindow, participant_ids)
+        market_ids = {lot.market_id for lot in self.lots.values() if lot.market_id}
+        self.market_states = {m.id: m.status for m in read_cache.by_id(MarketState, market_ids).values()}
+        self.settings = territory_settings({t for lot in self.lots.values() for t in lot.territories},
+                                           auto_validate_territories, ceiling, load=read_cache.by_id)
+        # (participant, YYYY-MM) -> [(line id, line)]: every line of the request's participants and months
+        self.declared: dict[tuple[str, str], list[tuple[str, domain.Declared]]] = {}
+        months = sorted({_month(line["period"]) for line in lines})
+        for chunk in chunks(participant_ids):
+            for stored in Declaration.objects(participant_id__in=chunk, month__in=months).only(
+                    "id", "lot_id", "participant_id", "month", "period_start", "period_end", "status", "centihours"):
+                self._add(stored, in_force=stored.status in IN_FORCE, in_request=False)
 
-    def check(self, siret: str, data: dict) -> tuple[HeldLot, ParticipantWindow]:
-        """The lot and the participant's window of a line that passes every rule; raises Refused."""
+    def check(self, siret: str, data: dict, replacing: str | None = None) -> tuple[HeldLot, ParticipantWindow]:
+        """The lot and the participant's window of a line that passes every rule; raises Refused.
+        ``replacing``: the line a correction replaces, whose hours and period then do not count."""
         held, window = self.lots.get(data["lot_id"]), self.windows.get(data["participant_id"])
-        line = domain.Line(data["lot_id"], data["participant_id"], data["month"], data["hours"])
+        line = domain.Line(data["lot_id"], data["participant_id"], data["period"], data["hours"])
+        declared = [d for line_id, d in self.declared.get((line.participant_id, _month(line.period)), ())
+                    if line_id != replacing]
         domain.check_line(line, siret, held.to_domain(self.market_states.get(held.market_id)) if held else None,
-                          window.to_domain() if window else None, self.today, self.ceiling)
+                          window.to_domain() if window else None, self.today, self.ceiling(held), declared)
         return held, window
 
+    def count(self, declaration: Declaration) -> None:
+        """An accepted line of this request: the request's next lines are checked against it too."""
+        self._add(declaration, in_force=True, in_request=True)
+
+    def _add(self, declaration: Declaration, in_force: bool, in_request: bool) -> None:
+        period = declaration.period()
+        line = domain.Declared(declaration.lot_id, period, Decimal(declaration.centihours) / 100, in_force, in_request)
+        self.declared.setdefault((declaration.participant_id, _month(period)), []).append((declaration.id, line))
+
+    def ceiling(self, held: HeldLot | None) -> Decimal:
+        """The strictest of the lot's territories' ceilings."""
+        territories = held.territories if held else ()
+        return min((self.settings[t]["effective_monthly_ceiling_hours"] for t in territories),
+                   default=self.default_ceiling)
+
     def auto_validated(self, held: HeldLot) -> bool:
-        return bool(set(held.territories) & self.auto)
+        """Only when every territory of the lot enables it: each one's facilitators otherwise expect to
+        look at the line themselves."""
+        return bool(held.territories) and all(self.settings[t]["auto_validation"] for t in held.territories)
 
 
 def _version(data: dict, number: int, by: str, validated_by: str | None, **extra) -> DeclarationVersion:
@@ -138,10 +256,12 @@ AUTO = "auto-validation"
 def _new_line(siret: str, data: dict, held: HeldLot, window: ParticipantWindow, auto: bool,
               by: str) -> Declaration:
     version = _version(data, 1, by, AUTO if auto else None)
+    period = data["period"]
     declaration = Declaration(
-        id=version.id, line_key=line_key(data["lot_id"], data["participant_id"], data["month"]),
+        id=version.id, line_key=line_key(data["lot_id"], data["participant_id"], period),
         lot_id=data["lot_id"], participant_id=data["participant_id"], contractor_siret=siret,
-        month=f"{data['month']:%Y-%m}", territories=held.territories, participant_territory=window.territory,
+        month=_month(period), period_start=period.start, period_end=period.end,
+        territories=held.territories, participant_territory=window.territory,
         status=version.status, centihours=version.centihours, submitted_at=version.submitted_at,
         version_ids=[version.id], versions=[version])
     declaration.record(_declaration_event(declaration, f"declaration.{version.status}"))
@@ -150,14 +270,14 @@ def _new_line(siret: str, data: dict, held: HeldLot, window: ParticipantWindow, 
 
 def declare(siret: str, data: dict, auto_validate_territories, ceiling: Decimal, today: date | None = None,
             by: str = "") -> Declaration:
-    """Check a line against every rule, store it and publish it; raises Refused or DuplicateLine."""
+    """Check a line against every rule, store it and publish it; raises Refused (DuplicateLine among them)."""
     rules = Rules([data], auto_validate_territories, ceiling, today)
     held, window = rules.check(siret, data)
     declaration = _new_line(siret, data, held, window, rules.auto_validated(held), by)
     try:
         return declaration.commit()
     except me.NotUniqueError:
-        raise DuplicateLine() from None
+        raise domain.DuplicateLine() from None
 
 
 def declare_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]], all_or_nothing: bool,
@@ -173,10 +293,6 @@ def declare_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]],
     candidates: list[tuple[int, Declaration]] = []
     good = [data for _, data, _ in lines if data is not None]
     rules = Rules(good, auto_validate_territories, ceiling, today)
-    keys = [line_key(d["lot_id"], d["participant_id"], d["month"]) for d in good]
-    existing = {d.line_key for chunk in _chunks(sorted(set(keys)))
-                for d in Declaration.objects(line_key__in=chunk).only("line_key")}
-    seen: set[str] = set()
     for index, data, errors in lines:
         if data is None:
             results[index] = _refused(index, "invalid_line", "Ligne invalide : voir le détail par champ.", errors)
@@ -186,13 +302,9 @@ def declare_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]],
         except domain.Refused as refusal:
             results[index] = _refused(index, refusal.rule, refusal.message)
             continue
-        key = line_key(data["lot_id"], data["participant_id"], data["month"])
-        if key in existing or key in seen:
-            results[index] = _refused(index, "duplicate_line", DUPLICATE_MESSAGE if key in existing else
-                                      "Une autre ligne de cet envoi porte déjà sur ce lot, ce participant et ce mois.")
-            continue
-        seen.add(key)
-        candidates.append((index, _new_line(siret, data, held, window, rules.auto_validated(held), by)))
+        declaration = _new_line(siret, data, held, window, rules.auto_validated(held), by)
+        rules.count(declaration)
+        candidates.append((index, declaration))
     refused = len(results)
     if all_or_nothing and refused:
         for index, declaration in candidates:
@@ -213,7 +325,7 @@ def _insert_all(candidates: list[tuple[int, Declaration]], results: dict) -> lis
         declaration.revision = 1  # what commit() would have written for a new document
     collection = Declaration._get_collection()
     failed: set[int] = set()
-    for chunk in _chunks(candidates):
+    for chunk in chunks(candidates):
         try:
             collection.insert_many([d.to_mongo() for _, d in chunk], ordered=False)
         except BulkWriteError as exc:
@@ -222,7 +334,7 @@ def _insert_all(candidates: list[tuple[int, Declaration]], results: dict) -> lis
                     raise
                 index = chunk[error["index"]][0]
                 failed.add(index)
-                results[index] = _refused(index, "duplicate_line", DUPLICATE_MESSAGE)
+                results[index] = _refused(index, "duplicate_line", domain.DUPLICATE_MESSAGE)
     return [(i, d) for i, d in candidates if i not in failed]
 
 
@@ -291,11 +403,11 @@ def correct(version_id: str, changes: dict, by: str, by_facilitator: bool, auto_
     declaration = find_line(version_id)
     old = _current_or_refuse(declaration, version_id, "corrigez")
     data = {"lot_id": declaration.lot_id, "participant_id": declaration.participant_id,
-            "month": date.fromisoformat(f"{declaration.month}-01"), "mode": old.mode,
+            "period": declaration.period(), "mode": old.mode,
             "employer_siret": old.employer_siret, "contract_type": old.contract_type,
             "hours": Decimal(old.centihours) / 100, **changes}
     rules = Rules([data], auto_validate_territories, ceiling, today)
-    held, _ = rules.check(declaration.contractor_siret, data)
+    held, _ = rules.check(declaration.contractor_siret, data, replacing=declaration.id)
     validated_by = by if by_facilitator else AUTO if rules.auto_validated(held) else None
     new = _version(data, old.number + 1, by, validated_by, supersedes=old.id,
                    correction_reason=changes.get("reason"))
@@ -310,12 +422,13 @@ def correct(version_id: str, changes: dict, by: str, by_facilitator: bool, auto_
 
 
 def _declaration_event(declaration: Declaration, type_: str, **extra) -> Event:
-    version = declaration.current
+    version, period = declaration.current, declaration.period()
     return Event(type=type_, producer=SERVICE, key=declaration.lot_id,
                  territories=list(declaration.territories), payload={
                      "declaration_id": version.id, "line_id": declaration.id, "version": version.number,
                      "status": version.status, "lot_id": declaration.lot_id,
                      "participant_id": declaration.participant_id, "month": declaration.month,
+                     "period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
                      "territory": declaration.participant_territory,
                      "centihours": version.centihours, "mode": version.mode,
                      "contractor_siret": declaration.contractor_siret,
@@ -325,11 +438,12 @@ def _declaration_event(declaration: Declaration, type_: str, **extra) -> Event:
 
 def view(declaration: Declaration, version: DeclarationVersion | None = None) -> dict:
     """One version as the API shows it (the current one by default)."""
-    version = version or declaration.current
+    version, period = version or declaration.current, declaration.period()
     return {"id": version.id, "line_id": declaration.id, "version": version.number,
             "current_id": declaration.current.id, "lot_id": declaration.lot_id,
             "participant_id": declaration.participant_id, "contractor_siret": declaration.contractor_siret,
-            "month": declaration.month, "territories": list(declaration.territories),
+            "month": declaration.month, "period_start": period.start, "period_end": period.end,
+            "territories": list(declaration.territories),
             **{name: getattr(version, name) for name in (
                 "mode", "employer_siret", "contract_type", "status", "submitted_at", "submitted_by",
                 "validated_at", "validated_by", "rejected_at", "rejection_reason", "correction_reason",
@@ -340,6 +454,33 @@ def view(declaration: Declaration, version: DeclarationVersion | None = None) ->
 def history(declaration: Declaration) -> dict:
     return {"line_id": declaration.id, "current_id": declaration.current.id,
             "versions": [view(declaration, v) for v in declaration.versions]}
+
+
+# --- territory settings -------------------------------------------------------------------------
+def territory_settings(territories, auto_validate_territories, ceiling: Decimal,
+                       load=load_by_id) -> dict[str, dict]:
+    """Each territory's settings as they apply: its own, or the service's defaults."""
+    territories, auto_default = sorted(set(territories)), set(auto_validate_territories)
+    stored = load(DeclarationSettings, territories)
+    return {t: _settings_view(t, stored.get(t), auto_default, ceiling) for t in territories}
+
+
+def _settings_view(territory: str, stored: DeclarationSettings | None, auto_default: set, ceiling: Decimal) -> dict:
+    own = Decimal(stored.monthly_ceiling_centihours) / 100 if stored and stored.monthly_ceiling_centihours else None
+    return {"territory": territory,
+            "auto_validation": stored.auto_validation if stored else territory in auto_default,
+            "monthly_ceiling_hours": own, "effective_monthly_ceiling_hours": own or ceiling,
+            "updated_at": stored.updated_at if stored else None, "updated_by": stored.updated_by if stored else None}
+
+
+def set_territory_settings(territory: str, auto_validation: bool, monthly_ceiling_hours: Decimal | None, by: str,
+                           auto_validate_territories, ceiling: Decimal) -> dict:
+    """Replace a territory's settings whole; the next lines of its lots follow them."""
+    DeclarationSettings(id=territory, auto_validation=auto_validation, updated_at=now(), updated_by=by,
+                      monthly_ceiling_centihours=int(monthly_ceiling_hours * 100) if monthly_ceiling_hours else None
+                      ).save()
+    read_cache.forget(DeclarationSettings, territory)
+    return territory_settings([territory], auto_validate_territories, ceiling)[territory]  # as stored (ms)
 
 
 # --- events from other services -----------------------------------------------------------------

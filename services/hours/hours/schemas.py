@@ -6,7 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from plumbing.validation import Siret
 
-from .domain import CONTRACT_TYPES, MODES
+from .domain import CONTRACT_TYPES, LEGAL_MONTHLY_MAXIMUM_HOURS, MODES, Period
 
 
 class Month(fields.Field):
@@ -46,6 +46,12 @@ class ApiKeySchema(ma.Schema):
     label = fields.String()
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True, metadata={"description": "a rotated key is refused from then on"})
+    replaces = fields.String(allow_none=True, metadata={"description": "the key id this one was rotated from"})
+    replaced_by = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "active, expiring (rotated, in its grace period) or revoked "
+                                                    "(also once expired)"})
+    status_label = fields.String(metadata={"description": "the status in French"})
     last_used_at = fields.DateTime(allow_none=True)
 
 
@@ -53,6 +59,36 @@ class ApiKeyCreatedSchema(ApiKeySchema):
     api_key = fields.String(metadata={"description": "shown in this response only"})
     notice = fields.Constant("Conservez cette clé : elle ne sera plus jamais affichée. "
                              "Présentez-la dans l'en-tête X-API-Key.")
+
+
+MAX_GRACE_HOURS = 168
+
+
+class ApiKeyRotationSchema(ma.Schema):
+    grace_hours = fields.Integer(load_default=24, validate=validate.Range(
+        min=0, max=MAX_GRACE_HOURS, error=f"Entre 0 (ancienne clé révoquée aussitôt) et {MAX_GRACE_HOURS} heures."),
+        metadata={"description": "how long the old key keeps working; 0 revokes it at once"})
+
+
+class ApiKeyRotatedSchema(ApiKeyCreatedSchema):
+    replaced_key = fields.Nested(ApiKeySchema, metadata={"description": "the old key, with its expiry"})
+
+
+class ApiKeyUsageQuerySchema(ma.Schema):
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=366, error="Entre 1 et 366 jours."))
+
+
+class ApiKeyDayUseSchema(ma.Schema):
+    day = fields.String(metadata={"description": "YYYY-MM-DD (UTC)"})
+    requests = fields.Integer()
+
+
+class ApiKeyUsageSchema(ma.Schema):
+    key_id = fields.String()
+    days = fields.List(fields.Nested(ApiKeyDayUseSchema), metadata={
+        "description": "most recent first; days without a request are left out"})
+    total_requests = fields.Integer()
+    last_used_at = fields.DateTime(allow_none=True)
 
 
 def at_most_two_decimals(value):
@@ -72,14 +108,37 @@ def contract_type_field(**kwargs):
 
 
 class DeclarationCreateSchema(ma.Schema):
+    """Loaded as a line whose ``period`` replaces ``month``, ``start_date`` and ``end_date``."""
     lot_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     participant_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
                                    metadata={"description": "the opaque reference given by the facilitator"})
-    month = Month(required=True, metadata={"description": "YYYY-MM"})
+    month = Month(metadata={"description": "YYYY-MM: the whole month; or give start_date and end_date instead"})
+    start_date = fields.Date(metadata={"description": "first day worked (YYYY-MM-DD), with end_date, in one "
+                                                      "calendar month"})
+    end_date = fields.Date(metadata={"description": "last day worked (YYYY-MM-DD), included"})
     hours = fields.Decimal(required=True, validate=at_most_two_decimals)
     mode = mode_field(required=True)
     employer_siret = Siret(metadata={"description": "when the employer is not the contractor itself"})
     contract_type = contract_type_field()
+
+    @ma.validates_schema
+    def a_month_or_two_dates(self, data, **kwargs):
+        dates = [name for name in ("start_date", "end_date") if name in data]
+        if "month" in data and dates:
+            raise ma.ValidationError("Indiquez soit le mois, soit les dates de début et de fin, pas les deux.",
+                                     "month")
+        if not dates and "month" not in data:
+            raise ma.ValidationError("Champ obligatoire : le mois (AAAA-MM), ou bien les dates de début et de fin "
+                                     "(AAAA-MM-JJ).", "month")
+        if len(dates) == 1:
+            missing = "end_date" if dates == ["start_date"] else "start_date"
+            raise ma.ValidationError("Les dates de début et de fin vont ensemble : indiquez les deux.", missing)
+
+    @ma.post_load
+    def period(self, data, **kwargs):
+        month, start, end = data.pop("month", None), data.pop("start_date", None), data.pop("end_date", None)
+        data["period"] = Period.of_month(month) if month else Period(start, end)
+        return data
 
 
 MAX_BATCH_LINES = 10_000
@@ -88,13 +147,15 @@ STATUSES_FR = "submitted, validated, rejected, superseded"
 
 class DeclarationSchema(ma.Schema):
     id = fields.String(metadata={"description": "this version's id"})
-    line_id = fields.String(metadata={"description": "the line (lot, participant, month) every version shares"})
+    line_id = fields.String(metadata={"description": "the line (lot, participant, period) every version shares"})
     version = fields.Integer()
     current_id = fields.String(metadata={"description": "the line's version in force"})
     lot_id = fields.String()
     participant_id = fields.String()
     contractor_siret = fields.String()
-    month = fields.String()
+    month = fields.String(metadata={"description": "YYYY-MM, the period's month"})
+    period_start = fields.Date(metadata={"description": "first day of the period (the 1st for a month line)"})
+    period_end = fields.Date(metadata={"description": "last day of the period, included"})
     hours = fields.Float()
     mode = fields.String()
     employer_siret = fields.String(allow_none=True)
@@ -139,6 +200,18 @@ class BatchReportSchema(ma.Schema):
     refused = fields.Integer()
     written = fields.Boolean()
     results = fields.List(fields.Nested(LineResultSchema))
+
+
+class ErrorFileSchema(ma.Schema):
+    csv = fields.String(metadata={"description": "link to the refused rows as CSV"})
+    xlsx = fields.String(metadata={"description": "link to the refused rows as XLSX"})
+    kept_until = fields.Date(metadata={"description": "the report is purged after this day"})
+
+
+class UploadReportSchema(BatchReportSchema):
+    upload_id = fields.String(metadata={"description": "when a row was refused: the report to download"})
+    error_file = fields.Nested(ErrorFileSchema, metadata={
+        "description": "the refused rows in the template's columns, with the reason: fix them and upload again"})
 
 
 class UploadQuerySchema(ma.Schema):
@@ -192,3 +265,27 @@ class BulkValidationReportSchema(ma.Schema):
     validated = fields.Integer()
     refused = fields.Integer()
     results = fields.List(fields.Nested(ValidationResultSchema))
+
+
+# --- territory settings -----------------------------------------------------------------------------
+class TerritorySettingsUpdateSchema(ma.Schema):
+    auto_validation = fields.Boolean(required=True, metadata={
+        "description": "lines of the territory's lots that pass every rule are validated without a facilitator "
+                       "(for a lot of several territories, only when all of them enable it)"})
+    monthly_ceiling_hours = fields.Decimal(load_default=None, allow_none=True, validate=[
+        at_most_two_decimals,
+        validate.Range(min=0, min_inclusive=False, max=LEGAL_MONTHLY_MAXIMUM_HOURS, error=(
+            "Plafond attendu entre 0 (exclu) et {max} heures, la durée légale maximale du travail sur un mois."))],
+        metadata={"description": "hours a participant may have declared in a calendar month, all lines and lots "
+                                 "together; null: the service's default. A lot of several territories takes the "
+                                 "lowest."})
+
+
+class TerritorySettingsSchema(ma.Schema):
+    territory = fields.String()
+    auto_validation = fields.Boolean()
+    monthly_ceiling_hours = fields.Float(allow_none=True, metadata={
+        "description": "the territory's own ceiling; null: the service's default applies"})
+    effective_monthly_ceiling_hours = fields.Float(metadata={"description": "the ceiling that applies"})
+    updated_at = fields.DateTime(allow_none=True, metadata={"description": "null: never set, the defaults apply"})
+    updated_by = fields.String(allow_none=True)

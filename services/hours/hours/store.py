@@ -1,10 +1,11 @@
 """MongoDB documents of the hours service, including its read models fed by other services' events."""
 import uuid
+from datetime import date
 
 import mongoengine as me
 from plumbing.outbox import OutboxDocument
 
-from .domain import CONTRACT_TYPES, MODES, EligibilityWindow, LotHolding
+from .domain import CONTRACT_TYPES, MODES, EligibilityWindow, LotHolding, Period
 
 DECLARATION_STATUSES = ("submitted", "validated", "rejected", "superseded")
 
@@ -29,14 +30,23 @@ class ApiKey(OutboxDocument):
     created_at = me.DateTimeField(required=True)
     created_by = me.StringField()
     revoked_at = me.DateTimeField()
+    expires_at = me.DateTimeField()  # set when rotated: the end of the grace period
+    replaces = me.StringField()  # the key id this one was rotated from
+    replaced_by = me.StringField()
     meta = {"collection": "api_keys", "indexes": ["contractor_siret"]}
 
 
 class ApiKeyUse(me.Document):
-    """When a key was last used; kept apart so that a use never races a revocation."""
-    id = me.StringField(primary_key=True)  # key id
-    last_used_at = me.DateTimeField(required=True)
-    meta = {"collection": "api_key_uses"}
+    """A key's requests in one day (UTC); kept apart so that a use never races a revocation.
+
+    Written by one upsert per request ($inc, and the last use as an ISO string: some MongoDB-protocol
+    servers store a $set date as text)."""
+    id = me.StringField(primary_key=True)  # key id | YYYY-MM-DD
+    key_id = me.StringField(required=True)
+    day = me.StringField(required=True)  # YYYY-MM-DD
+    requests = me.IntField(default=0)
+    last_used_at = me.StringField()  # ISO 8601, UTC
+    meta = {"collection": "api_key_daily_uses", "indexes": [("key_id", "-day")]}
 
 
 class HeldLot(me.Document):
@@ -97,15 +107,17 @@ class DeclarationVersion(me.EmbeddedDocument):
 
 
 class Declaration(OutboxDocument):
-    """One line (lot, participant, month) and every version of it: a correction is one write of this
+    """One line (lot, participant, period) and every version of it: a correction is one write of this
     document, so the unique line key, the old version becoming superseded, the new version and the
     event all change together. Top-level status and figures are the current version's (for queries)."""
     id = me.StringField(primary_key=True, default=new_id)  # also the first version's id
-    line_key = me.StringField(required=True, unique=True)  # lot, participant, month: one line each
+    line_key = me.StringField(required=True, unique=True)  # lot, participant, period: one line each
     lot_id = me.StringField(required=True)
     participant_id = me.StringField(required=True)
     contractor_siret = me.StringField(required=True)
-    month = me.StringField(required=True)  # YYYY-MM
+    month = me.StringField(required=True)  # YYYY-MM, the period's (progress is counted per month)
+    period_start = me.DateField()  # absent from lines stored before dated periods: see period()
+    period_end = me.DateField()
     territories = me.ListField(me.StringField())  # the lot's
     participant_territory = me.StringField()  # for progress broken down per territory
     status = me.StringField(required=True, choices=DECLARATION_STATUSES)  # the current version's
@@ -114,14 +126,31 @@ class Declaration(OutboxDocument):
     version_ids = me.ListField(me.StringField())  # found with $in (portable on every server)
     versions = me.EmbeddedDocumentListField(DeclarationVersion)
     meta = {"collection": "declarations",
-            "indexes": ["lot_id", "contractor_siret", "version_ids", ("status", "submitted_at")]}
+            "indexes": ["lot_id", "contractor_siret", "version_ids", ("status", "submitted_at"),
+                        ("participant_id", "month")]}
 
     @property
     def current(self) -> DeclarationVersion:
         return self.versions[-1]
 
+    def period(self) -> Period:
+        if self.period_start is None:  # stored when every line was a month
+            return Period.of_month(date.fromisoformat(f"{self.month}-01"))
+        return Period(self.period_start, self.period_end)
+
     def version(self, version_id: str) -> DeclarationVersion | None:
         return next((v for v in self.versions if v.id == version_id), None)
+
+
+class DeclarationSettings(me.Document):
+    """A territory's choices for the lines of its lots; a territory without one takes the service's
+    defaults (HOURS_AUTO_VALIDATE_TERRITORIES, HOURS_MONTHLY_CEILING_HOURS). Written whole (PUT)."""
+    id = me.StringField(primary_key=True)  # territory
+    auto_validation = me.BooleanField(required=True)
+    monthly_ceiling_centihours = me.IntField(min_value=1)  # None: the service's default
+    updated_at = me.DateTimeField(required=True)
+    updated_by = me.StringField()
+    meta = {"collection": "territory_settings"}
 
 
 class IdempotentRequest(me.Document):
@@ -132,6 +161,17 @@ class IdempotentRequest(me.Document):
     body = me.DictField()
     created_at = me.DateTimeField(required=True)
     meta = {"collection": "idempotent_requests"}
+
+
+class UploadReport(me.Document):
+    """The refused rows of an uploaded file, as read, with their reasons: downloadable to fix and send
+    again. Purged after a while (the purge-upload-reports command)."""
+    id = me.StringField(primary_key=True, default=new_id)
+    contractor_siret = me.StringField(required=True)
+    territories = me.ListField(me.StringField())  # the lots' (their facilitators may read it)
+    created_at = me.DateTimeField(required=True)
+    rows = me.ListField(me.DictField())  # {row, values, rule, detail, errors}
+    meta = {"collection": "upload_reports", "indexes": ["created_at"]}
 
 
 OUTBOX_DOCUMENTS = [Declaration, ApiKey]
