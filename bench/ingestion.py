@@ -28,10 +28,11 @@ sys.path.insert(0, str(ROOT / "deploy" / "local"))
 
 import pymongo  # noqa: E402
 import requests  # noqa: E402
-from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 
 from demo import Platform, Slice, poll, seed  # noqa: E402
+from plumbing.kafka import PRODUCER_BATCH_BYTES  # noqa: E402
 from stack import StackConfig, wait_for_port  # noqa: E402
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 11)]  # ten past months of 2026
@@ -119,8 +120,9 @@ class Bench:
         return lot["id"]
 
     def lines(self, lot_id: str, hours: float = 7):
+        """Every line of a lot the measures may use (not the last month: see wait_learnt)."""
         return [{"lot_id": lot_id, "participant_id": p, "month": m, "hours": hours, "mode": "direct_hire",
-                 "contract_type": "cdd"} for p in self.participants for m in MONTHS]
+                 "contract_type": "cdd"} for p in self.participants for m in MONTHS[:-1]]
 
     def wait_learnt(self, lot_id: str, participants):
         """Post a last-month line until the hours service knows the lot, its market status and these
@@ -137,34 +139,44 @@ class Bench:
     def realised(self, lot_id: str) -> float:
         return self.p.call("GET", "markets", f"/api/v1/lots/{lot_id}", self.facilitator)["progress"]["realised_hours"]
 
-    # (a) single declarations, concurrent clients
-    def singles(self, lot_ids, clients: int, count: int):
-        lines = [line for lot_id in lot_ids for line in self.lines(lot_id) if line["month"] != MONTHS[-1]][:count]
-        sessions = threading.local()
-        latencies = []
+    # (a) single declarations: as fast as concurrent clients go, then at a steady rate
+    def _post_all(self, lines, threads: int, due_at=None):
+        """Post each line once; ``due_at(i)``: when line i is due (open loop), else as soon as possible.
+        Latency runs from when a line was due, so queueing behind a slow answer counts too."""
+        sessions, latencies = threading.local(), []
 
-        def post(line):
+        def post(item):
+            i, line = item
+            due = due_at(i) if due_at else time.perf_counter()
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
             http = getattr(sessions, "http", None) or setattr(sessions, "http", requests.Session()) or sessions.http
-            started = time.perf_counter()
             try:
                 response = http.post(self.hours_url + "/api/v1/declarations", json=line, headers=self.key,
                                      timeout=30)
             except requests.RequestException:
                 return None
-            latencies.append(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - due)
             return response.status_code
 
         started = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            codes = list(pool.map(post, lines))
+        with ThreadPoolExecutor(threads) as pool:
+            codes = list(pool.map(post, enumerate(lines)))
         elapsed = time.perf_counter() - started
         return {"requests": len(lines), "ok": codes.count(201), "rps": len(lines) / elapsed,
                 "p50_ms": pct(latencies, 0.5) * 1000, "p99_ms": pct(latencies, 0.99) * 1000}
 
+    def singles(self, lines, clients: int):
+        return self._post_all(lines, clients)
+
+    def steady(self, lines, rate: float):
+        begin = time.perf_counter() + 0.2
+        return {**self._post_all(lines, 64, lambda i: begin + i / rate), "rate": rate}
+
     # (b) a batch of 10,000 lines: accepted, then counted by the markets service
     def batch(self, lot_ids, size: int, wait_s: float):
-        lines = [line for lot_id in lot_ids for line in self.lines(lot_id, hours=3)
-                 if line["month"] != MONTHS[-1]][:size]
+        lines = [line for lot_id in lot_ids for line in self.lines(lot_id, hours=3)][:size]
         before = {lot_id: self.realised(lot_id) for lot_id in lot_ids}
         expected = {lot_id: before[lot_id] + 3 * sum(1 for line in lines if line["lot_id"] == lot_id)
                     for lot_id in lot_ids}
@@ -186,7 +198,7 @@ class Bench:
 
     # (c) lag from acceptance to the lot's progress moving, at a steady rate
     def lag(self, lot_id: str, rate: float, count: int):
-        lines = [line for line in self.lines(lot_id, hours=1) if line["month"] != MONTHS[-1]][:count]
+        lines = self.lines(lot_id, hours=1)[:count]
         base = self.realised(lot_id)
         accepted_at, seen_at, stop = [], {}, threading.Event()
 
@@ -213,7 +225,14 @@ class Bench:
                 time.sleep(pause)
             response = http.post(self.hours_url + "/api/v1/declarations", json=line, headers=self.key, timeout=30)
             accepted_at.append((time.perf_counter(), response.status_code))
-        poll(lambda: len(seen_at) >= len(lines), 60, "every line counted")
+        refused = [code for _, code in accepted_at if code != 201]
+        if refused:
+            raise RuntimeError(f"(c) expects every line accepted; answers: {sorted(set(refused))}")
+        try:
+            poll(lambda: len(seen_at) >= len(lines), 60, "every line counted")
+        except TimeoutError:
+            raise TimeoutError(f"(c): {len(seen_at)} of {len(lines)} lines counted after 60 s, "
+                               f"progress {self.realised(lot_id)} h from {base} h") from None
         stop.set()
         lags = [seen_at[i] - t for i, (t, _) in enumerate(accepted_at) if i in seen_at]
         return {"lines": len(lines), "rate": rate, "p50_ms": pct(lags, 0.5) * 1000, "p99_ms": pct(lags, 0.99) * 1000}
@@ -227,7 +246,8 @@ def raw_kafka(bootstrap: str, count: int, size: int) -> dict:
     # acks=all and one request in flight, as the services' publisher (without its idempotence: tansu
     # sometimes refuses a sequence number in such a burst, which the publisher absorbs by retrying)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
-                             max_in_flight_requests_per_connection=1, linger_ms=5)
+                             max_in_flight_requests_per_connection=1, linger_ms=5,
+                             batch_size=PRODUCER_BATCH_BYTES)
     value = b"x" * size
     started = time.perf_counter()
     futures = [producer.send(topic, key=str(i % 50).encode(), value=value) for i in range(count)]
@@ -236,9 +256,11 @@ def raw_kafka(bootstrap: str, count: int, size: int) -> dict:
         future.get(timeout=30)
     produce_s = time.perf_counter() - started
     producer.close()
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=f"bench-{topic}", session_timeout_ms=6000,
-                             heartbeat_interval_ms=1000, max_poll_records=500)
+    # partitions assigned, not a group: joining a group on tansu takes half the session timeout,
+    # which is not reading speed
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+                             max_poll_records=500)
+    consumer.assign([TopicPartition(topic, p) for p in range(3)])
     read, started = 0, time.perf_counter()
     deadline = started + 60
     while read < count and time.perf_counter() < deadline:
@@ -268,48 +290,69 @@ def raw_mongo(url: str, count: int, size: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-lines", type=int, default=10_000)
-    parser.add_argument("--single", type=int, default=300, help="single declarations in (a)")
+    parser.add_argument("--single", type=int, default=300, help="single declarations as fast as they go in (a)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients in (a)")
-    parser.add_argument("--lag-rate", type=float, default=10, help="lines per second in (c)")
+    parser.add_argument("--rate", type=float, default=200, help="single declarations per second in (a), steady")
+    parser.add_argument("--seconds", type=float, default=5, help="how long the steady rate of (a) lasts")
+    parser.add_argument("--lag-rate", type=float, default=20, help="lines per second in (c)")
     parser.add_argument("--lag-lines", type=int, default=100)
-    parser.add_argument("--batch-wait", type=float, default=45, help="seconds to wait for (b) to be counted")
+    parser.add_argument("--batch-wait", type=float, default=60, help="seconds to wait for (b) to be counted")
     args = parser.parse_args()
 
-    participants = 100  # × 9 months × lots gives unique lines
-    lots_for_batch = -(-args.batch_lines // (participants * (len(MONTHS) - 1)))
+    participants = 100
+    per_lot = participants * (len(MONTHS) - 1)  # unique (participant, month) lines a lot takes
+    steady_lines = int(args.rate * args.seconds)
+    need = {"single": args.single, "steady": steady_lines, "lag": args.lag_lines, "batch": args.batch_lines}
+    lot_count = {name: -(-n // per_lot) for name, n in need.items()}
     with tempfile.TemporaryDirectory(prefix="bench-ingestion-") as tmp:
         stack = Stack(Path(tmp))
         try:
             t0 = time.perf_counter()
             platform = stack.start()
             bench = Bench(platform, participants)
-            lots = [bench.new_lot(i) for i in range(lots_for_batch + 2)]
-            bench.wait_learnt(lots[0], bench.participants)
-            for lot_id in lots[1:]:
+            lots, index = {}, 0
+            for name, count in lot_count.items():
+                lots[name] = [bench.new_lot(index + i) for i in range(count)]
+                index += count
+            every_lot = [lot for group in lots.values() for lot in group]
+            bench.wait_learnt(every_lot[0], bench.participants)
+            for lot_id in every_lot[1:]:
                 bench.wait_learnt(lot_id, bench.participants[:1])
-            bench.drained(lots[-1], 1)
+            bench.drained(every_lot[-1], 1)
             print(f"stack started and set up in {time.perf_counter() - t0:.0f} s "
-                  f"({len(lots)} lots, {participants} participants)", flush=True)
-            base = bench.realised(lots[0])
-            singles = bench.singles([lots[0]], args.clients, args.single)
-            singles["drain_s"] = bench.drained(lots[0], base + 7 * singles["ok"])
-            print("(a)", singles, flush=True)
-            lag = bench.lag(lots[1], args.lag_rate, args.lag_lines)
-            print("(c)", lag, flush=True)
-            batch = bench.batch(lots[2:], args.batch_lines, args.batch_wait)
-            print("(b)", {k: v for k, v in batch.items() if k != "expected"}, flush=True)
+                  f"({len(every_lot)} lots, {participants} participants)", flush=True)
+
+            # the raw limits first, on the idle stack (the workers would still drain (b) afterwards)
             kafka = raw_kafka(stack.config.kafka_bootstrap, args.batch_lines, 700)
             mongo = raw_mongo(stack.config.mongodb_url, args.batch_lines, 1500)
+            print("raw", kafka, mongo, flush=True)
+
+            def lines_of(name, hours):
+                return [line for lot in lots[name] for line in bench.lines(lot, hours)][:need[name]]
+
+            singles = bench.singles(lines_of("single", 7), args.clients)
+            print("(a)", singles, flush=True)
+            steady = bench.steady(lines_of("steady", 7), args.rate)
+            print("(a)", steady, flush=True)
+            for name in ("single", "steady"):
+                for lot_id in lots[name]:
+                    bench.drained(lot_id, 7 * sum(1 for line in lines_of(name, 7) if line["lot_id"] == lot_id))
+            lag = bench.lag(lots["lag"][0], args.lag_rate, args.lag_lines)
+            print("(c)", lag, flush=True)
+            batch = bench.batch(lots["batch"], args.batch_lines, args.batch_wait)
+            print("(b)", {k: v for k, v in batch.items() if k != "expected"}, flush=True)
         finally:
             stack.stop()
+    print(f"whole run: {time.perf_counter() - t0:.0f} s")
 
     raw_floor = min(kafka["produce"], kafka["consume"], mongo["bulk"])
     rows = [
         ("(a) single POST, %d clients" % args.clients, f"{singles['rps']:.0f} req/s",
          f"p50 {singles['p50_ms']:.0f} ms, p99 {singles['p99_ms']:.0f} ms ({singles['ok']}/{singles['requests']} ok)",
          f"{singles['rps'] / mongo['single']:.0%} of single inserts"),
-        ("(a) same lines, counted on the lot", f"{singles['ok'] / (singles['ok'] / singles['rps'] + singles['drain_s']):.0f} lines/s",
-         f"markets caught up {singles['drain_s']:.1f} s after the last answer", ""),
+        ("(a) single POST, steady %.0f req/s" % steady["rate"], f"{steady['rps']:.0f} req/s",
+         f"p50 {steady['p50_ms']:.0f} ms, p99 {steady['p99_ms']:.0f} ms ({steady['ok']}/{steady['requests']} ok)",
+         "latency from when each was due"),
         ("(b) batch of %d lines, accepted" % batch["lines"], f"{batch['accept_lps']:.0f} lines/s",
          f"{batch['accepted']} accepted", f"{batch['accept_lps'] / mongo['bulk']:.0%} of bulk inserts"),
         ("(b) same batch, counted on the lots", f"{batch['e2e_lps']:.0f} lines/s",

@@ -69,7 +69,7 @@ def load_settings(service: str, extra=None) -> Settings:
         jwt_issuer=env.str("AUTH_JWT_ISSUER", None),
         jwt_audience=env.str("AUTH_JWT_AUDIENCE", None),
         log_level=env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])),
-        relay_interval_s=env.float("OUTBOX_RELAY_INTERVAL_S", 0.1),
+        relay_interval_s=env.float("OUTBOX_RELAY_INTERVAL_S", 0.2),
         # Lets several regions (or test runs) share one Kafka cluster without seeing each other.
         topic_prefix=env.str("KAFKA_TOPIC_PREFIX", ""),
         extra={name: read(env) for name, read in (extra or {}).items()},
