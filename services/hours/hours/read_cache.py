@@ -1,7 +1,7 @@
 """What a declaration is checked against, kept a moment in memory on the busiest path.
 
 Lots, market states, participants' windows and contractors' territories reach this service through
-events, so they already lag their source by a moment; keeping what was read (found or not) for a
+events, so they already lag their source by a moment; keeping what was found for a
 couple of seconds more saves most of a single declaration's database round trips. Territory
 settings, written here, are forgotten at once by the process that writes them and at most ``ttl``
 seconds later by the others. API keys are never cached: a revocation acts at once. Each web worker
@@ -41,8 +41,8 @@ class ReadCache:
             elif doc is not None:
                 found[doc_id] = doc
         loaded = load_by_id(cls, missing)
-        for doc_id in missing:
-            self._entries[(cls.__name__, doc_id)] = loaded.get(doc_id)  # an absence is worth keeping too
+        for doc_id, doc in loaded.items():  # not absences: another worker may know it already, and
+            self._entries[(cls.__name__, doc_id)] = doc  # a line accepted there must not be refused here
         return {**found, **loaded}
 
     def forget(self, cls, doc_id: str) -> None:
