@@ -15,8 +15,8 @@ import pymongo
 import pytest
 from plumbing.auth import issue_token
 
-from stack import StackConfig, wait_for_port
-from support import TEST_JWT_SECRET, Processes, docker_engine_answers, free_port_block
+from stack import StackConfig
+from support import TEST_JWT_SECRET, Processes, docker_engine_answers, free_port_block, start_infra
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,8 @@ def _embedded_infra(data_dir):
     config = StackConfig(data_dir=data_dir, base_port=free_port_block(), durable=False)
     config.prepare_data_dir()
     processes = Processes(data_dir)
-    for name, (argv, env) in config.infra_commands().items():
-        processes.start(name, argv, env)
     try:
-        wait_for_port(config.mongo_port)
-        wait_for_port(config.kafka_port)
+        start_infra(processes, config)
         yield Infra(config.mongodb_url, config.kafka_bootstrap)
     finally:
         processes.stop_all()

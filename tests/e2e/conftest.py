@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from demo import Platform, seed
-from stack import StackConfig, wait_for_port
-from support import Processes, free_port_block
+from stack import StackConfig
+from support import Processes, free_port_block, start_infra
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,7 @@ def stack(request, tmp_path_factory):
     if os.environ.get("TEST_INFRA", "embedded") == "embedded":
         config = StackConfig(data_dir=data_dir, base_port=free_port_block())
         config.prepare_data_dir()
-        infra = config.infra_commands()
-        for name in ("s3", "mongo"):
-            processes.start(name, *infra[name])
-        wait_for_port(config.s3_port)
-        processes.start("kafka", *infra["kafka"])
+        start_infra(processes, config)
     else:
         infra = request.getfixturevalue("infra")
         config = StackConfig(data_dir=data_dir, base_port=free_port_block(), topic_prefix=f"e{uuid.uuid4().hex[:8]}.",

@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from tenacity import retry, stop_after_attempt
 
 from demo import poll
+from stack import StackConfig, wait_for_port
 
 TEST_JWT_SECRET = "test-secret-long-enough-for-hs256-0123456789"
 
@@ -85,11 +86,23 @@ class Processes:
         self.running.clear()
 
 
+def start_infra(processes: Processes, config: StackConfig) -> None:
+    """Start the broker (after its S3 storage when durable) and the database of a stack; wait for them."""
+    commands = config.infra_commands()
+    if "s3" in commands:
+        processes.start("s3", *commands.pop("s3"))
+        wait_for_port(config.s3_port)
+    for name, (argv, env) in commands.items():
+        processes.start(name, argv, env)
+    wait_for_port(config.mongo_port)
+    wait_for_port(config.kafka_port)
+
+
 @retry(stop=stop_after_attempt(3), reraise=True)
 def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
-    """Put one raw message on a topic, as any outside client would (a fresh producer per attempt:
-    tansu on S3 storage sometimes loses a new producer id when several register at once)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    """Put one raw message on a topic, as any outside client would (not idempotent, as our publisher:
+    tansu on S3 storage loses batches of idempotent producers that register at once)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     try:
         producer.send(topic, key=key, value=value).get(timeout=20)
     finally:
