@@ -10,9 +10,12 @@ from deploy/local/stack.py, on free ports, in a temporary folder), then measures
   (c) the lag from a line's acceptance to its lot's progress moving, at a steady rate: p50/p99;
 and, on the same broker and store, the raw limits: kafka-python producing and consuming as many
 events of the same size, and bulk inserts of as many documents. Our figures are shown as ratios.
+For (a) and (b) it also prints the CPU each accepted line costs the whole stack (web, workers, broker,
+store, clients), which says how many lines/s the machine's cores allow at most.
 """
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,7 +62,7 @@ class Stack:
 
     def __init__(self, data_dir: Path):
         self.config = StackConfig(data_dir=data_dir, base_port=free_base_port())
-        self.procs: list[subprocess.Popen] = []
+        self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self) -> Platform:
         self.config.prepare_data_dir()
@@ -79,20 +82,74 @@ class Stack:
 
     def _spawn(self, name, argv, env):
         log = open(Path(self.config.data_dir) / f"{name}.log", "ab")
-        self.procs.append(subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True))
+        self.procs[name] = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each part of the stack (every process of its session: gunicorn's
+        workers too) and by this benchmark's own clients (Linux /proc)."""
+        part_of_group = {proc.pid: cpu_part(name) for name, proc in self.procs.items()}
+        used = {"client": sum(os.times()[:2])}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            part = part_of_group.get(int(fields[2]))  # the process group: the spawned process's pid
+            if part:
+                used[part] = used.get(part, 0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return used
+
+    def settle(self, timeout: float = 90) -> None:
+        """Wait until the stack is quiet (under a tenth of a core for a second): every consumer group
+        has caught up, so one measure's backlog does not slow the next."""
+        deadline, last = time.perf_counter() + timeout, self.cpu_seconds()
+        while time.perf_counter() < deadline:
+            time.sleep(1)
+            now = self.cpu_seconds()
+            if sum(now.values()) - sum(last.values()) - (now["client"] - last["client"]) < 0.1:
+                return
+            last = now
 
     def stop(self):
-        for proc in self.procs:
+        for proc in self.procs.values():
             try:
                 os.killpg(proc.pid, 15)
             except ProcessLookupError:
                 pass
-        for proc in self.procs:
+        for proc in self.procs.values():
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, 9)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_part(process: str) -> str:
+    """The part of the stack a process of deploy/local/stack.py belongs to, for the CPU figures."""
+    if process in ("kafka", "s3"):
+        return "broker"
+    if process == "mongo":
+        return "store"
+    if process == "hours-web":
+        return "hours web"
+    return "workers" if process.endswith("-worker") else "other"
+
+
+def cpu_per_line(before: dict, after: dict, lines: int) -> dict:
+    """Milliseconds of CPU per line, by part, largest first."""
+    used = {part: (after[part] - before.get(part, 0)) * 1000 / lines for part in after}
+    return dict(sorted(used.items(), key=lambda item: -item[1]))
+
+
+CORES = os.cpu_count()
+
+
+def cpu_detail(per_line: dict) -> str:
+    return ", ".join(f"{part} {ms:.1f}" for part, ms in per_line.items() if ms >= 0.05)
 
 
 def pct(values, q):
@@ -243,8 +300,7 @@ def raw_kafka(bootstrap: str, count: int, size: int) -> dict:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, 3, 1)])
     admin.close()
-    # acks=all and one request in flight, as the services' publisher (without its idempotence: tansu
-    # sometimes refuses a sequence number in such a burst, which the publisher absorbs by retrying)
+    # acks=all, one request in flight, no idempotence: as the services' publisher
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
                              max_in_flight_requests_per_connection=1, linger_ms=5,
                              batch_size=PRODUCER_BATCH_BYTES)
@@ -298,6 +354,7 @@ def main() -> None:
     parser.add_argument("--lag-lines", type=int, default=100)
     parser.add_argument("--batch-wait", type=float, default=60, help="seconds to wait for (b) to be counted")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on kill too, not only on Ctrl-C
 
     participants = 100
     per_lot = participants * (len(MONTHS) - 1)  # unique (participant, month) lines a lot takes
@@ -330,17 +387,27 @@ def main() -> None:
             def lines_of(name, hours):
                 return [line for lot in lots[name] for line in bench.lines(lot, hours)][:need[name]]
 
-            singles = bench.singles(lines_of("single", 7), args.clients)
-            print("(a)", singles, flush=True)
-            steady = bench.steady(lines_of("steady", 7), args.rate)
-            print("(a)", steady, flush=True)
-            for name in ("single", "steady"):
+            def drain(name):
                 for lot_id in lots[name]:
                     bench.drained(lot_id, 7 * sum(1 for line in lines_of(name, 7) if line["lot_id"] == lot_id))
+
+            stack.settle()
+            cpu_before = stack.cpu_seconds()
+            singles = bench.singles(lines_of("single", 7), args.clients)
+            drain("single")  # the workers' share of each line counts too
+            singles_cpu = cpu_per_line(cpu_before, stack.cpu_seconds(), singles["ok"])
+            print("(a)", singles, "CPU ms per line", singles_cpu, flush=True)
+            steady = bench.steady(lines_of("steady", 7), args.rate)
+            print("(a)", steady, flush=True)
+            drain("steady")
+            stack.settle()
             lag = bench.lag(lots["lag"][0], args.lag_rate, args.lag_lines)
             print("(c)", lag, flush=True)
+            stack.settle()
+            cpu_before = stack.cpu_seconds()
             batch = bench.batch(lots["batch"], args.batch_lines, args.batch_wait)
-            print("(b)", {k: v for k, v in batch.items() if k != "expected"}, flush=True)
+            batch_cpu = cpu_per_line(cpu_before, stack.cpu_seconds(), max(batch["counted"], 1))
+            print("(b)", {k: v for k, v in batch.items() if k != "expected"}, "CPU ms per line", batch_cpu, flush=True)
         finally:
             stack.stop()
     print(f"whole run: {time.perf_counter() - t0:.0f} s")
@@ -353,11 +420,15 @@ def main() -> None:
         ("(a) single POST, steady %.0f req/s" % steady["rate"], f"{steady['rps']:.0f} req/s",
          f"p50 {steady['p50_ms']:.0f} ms, p99 {steady['p99_ms']:.0f} ms ({steady['ok']}/{steady['requests']} ok)",
          "latency from when each was due"),
+        ("(a) CPU per line, whole stack", f"{sum(singles_cpu.values()):.0f} ms", cpu_detail(singles_cpu),
+         f"≤ {CORES * 1000 / sum(singles_cpu.values()):.0f} lines/s on {CORES} cores"),
         ("(b) batch of %d lines, accepted" % batch["lines"], f"{batch['accept_lps']:.0f} lines/s",
          f"{batch['accepted']} accepted", f"{batch['accept_lps'] / mongo['bulk']:.0%} of bulk inserts"),
         ("(b) same batch, counted on the lots", f"{batch['e2e_lps']:.0f} lines/s",
          f"{batch['counted']} counted in {batch['e2e_s']:.0f} s" + ("" if batch["complete"] else " (gave up)"),
          f"{batch['e2e_lps'] / raw_floor:.0%} of the raw floor"),
+        ("(b) CPU per line, whole stack", f"{sum(batch_cpu.values()):.1f} ms", cpu_detail(batch_cpu),
+         f"≤ {CORES * 1000 / sum(batch_cpu.values()):.0f} lines/s on {CORES} cores"),
         ("(c) lag acceptance → progress", f"at {lag['rate']:.0f} lines/s",
          f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms", ""),
         ("raw kafka-python produce (acks=all)", f"{kafka['produce']:.0f} msg/s", "same broker, 700 B", ""),
