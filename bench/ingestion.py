@@ -10,7 +10,7 @@ from deploy/local/stack.py, on free ports, in a temporary folder), then measures
   (c) the lag from a line's acceptance to its lot's progress moving, at a steady rate: p50/p99;
 and, on the same broker and store, the raw limits: kafka-python producing and consuming as many
 events of the same size, and bulk inserts of as many documents. Our figures are shown as ratios.
-For (a) and (b) it also prints the CPU each accepted line costs the whole stack (web, workers, broker,
+For (a) and (b) it also prints the CPU each counted line costs the whole stack (web, workers, broker,
 store, clients), which says how many lines/s the machine's cores allow at most.
 """
 import argparse
