@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingestion.py            # about 2-3 minutes on 2 cores
     .venv/bin/python bench/ingestion.py --help     # sizes and rates
 
-Starts its own stack (durable broker, database, the four services under gunicorn and their workers,
+Starts its own stack (Apache Kafka, FerretDB, the four services under gunicorn and their workers,
 from deploy/local/stack.py, on free ports, in a temporary folder), then measures:
   (a) single declarations posted by concurrent clients: requests/s, p50/p99 latency;
   (b) batches of 10,000 lines: lines/s accepted, and lines/s until the lots' progress counts them all;
@@ -66,13 +66,10 @@ class Stack:
 
     def start(self) -> Platform:
         self.config.prepare_data_dir()
-        infra = self.config.infra_commands()
-        for name in ("s3", "mongo"):
-            self._spawn(name, *infra[name])
-        wait_for_port(self.config.s3_port)
-        self._spawn("kafka", *infra["kafka"])
-        wait_for_port(self.config.kafka_port)
-        wait_for_port(self.config.mongo_port)
+        for name, (argv, env) in self.config.infra_commands().items():
+            self._spawn(name, argv, env)
+        wait_for_port(self.config.kafka_port, timeout=60)
+        wait_for_port(self.config.mongo_port, timeout=60)
         for name, (argv, env) in self.config.service_commands().items():
             self._spawn(name, argv, env)
         platform = Platform(self.config)
@@ -130,7 +127,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def cpu_part(process: str) -> str:
     """The part of the stack a process of deploy/local/stack.py belongs to, for the CPU figures."""
-    if process in ("kafka", "s3"):
+    if process == "kafka":
         return "broker"
     if process == "mongo":
         return "store"
@@ -300,9 +297,8 @@ def raw_kafka(bootstrap: str, count: int, size: int) -> dict:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, 3, 1)])
     admin.close()
-    # acks=all, one request in flight, no idempotence: as the services' publisher
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
-                             max_in_flight_requests_per_connection=1, linger_ms=5,
+    # acks=all, idempotent: as the services' publisher
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
                              batch_size=PRODUCER_BATCH_BYTES)
     value = b"x" * size
     started = time.perf_counter()
@@ -312,8 +308,7 @@ def raw_kafka(bootstrap: str, count: int, size: int) -> dict:
         future.get(timeout=30)
     produce_s = time.perf_counter() - started
     producer.close()
-    # partitions assigned, not a group: joining a group on tansu takes half the session timeout,
-    # which is not reading speed
+    # partitions assigned, not a group: joining a group takes time that is not reading speed
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
                              max_poll_records=500)
     consumer.assign([TopicPartition(topic, p) for p in range(3)])

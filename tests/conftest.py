@@ -1,7 +1,7 @@
 """Fixtures shared by every test layer.
 
 The infrastructure is real and reached over sockets. ``TEST_INFRA`` chooses it:
-- ``embedded`` (default): nx-27017 and tansu started as processes for this run;
+- ``embedded`` (default): Apache Kafka and FerretDB started as processes for this run;
 - ``url``: existing servers given by ``TEST_MONGODB_URL`` and ``TEST_KAFKA_BOOTSTRAP_SERVERS``;
 - ``docker``: official MongoDB and Apache Kafka images through testcontainers.
 """
@@ -37,8 +37,7 @@ def infra(tmp_path_factory):
 
 
 def _embedded_infra(data_dir):
-    config = StackConfig(data_dir=data_dir, base_port=free_port_block(), durable=False)
-    config.prepare_data_dir()
+    config = StackConfig(data_dir=data_dir, base_port=free_port_block())
     processes = Processes(data_dir)
     try:
         start_infra(processes, config)

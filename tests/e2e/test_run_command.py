@@ -48,7 +48,7 @@ def test_the_run_command_starts_everything_and_its_example_makes_an_alert_appear
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends
         run.wait(timeout=60)
-    ports = [config.kafka_port, config.mongo_port, config.s3_port] + [config.web_port(s) for s in SERVICES]
+    ports = [config.kafka_port, config.kafka_controller_port, config.mongo_port] + [config.web_port(s) for s in SERVICES]
     wait_until(lambda: not any(listening(port) for port in ports), timeout=20, what="every port released")
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
     assert leftovers.strip() == "", f"processes left running: {leftovers}"

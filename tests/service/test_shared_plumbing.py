@@ -9,7 +9,7 @@ from plumbing.kafka import Publisher, PublishFailed
 from plumbing.logs import request_id_var
 from plumbing.outbox import ConcurrentUpdate, OutboxDocument, relay_once
 
-from support import events_of, read_topic, wait_until
+from support import create_topic, events_of, read_topic, wait_until
 
 SERVICES = ("markets", "participants", "hours", "notifications")
 
@@ -49,6 +49,7 @@ def test_the_relay_publishes_pending_events_with_their_request_id_then_forgets_t
     folder.record(event(2))
     folder.commit()
     request_id_var.reset(token)
+    create_topic(infra.kafka_bootstrap, topic("test.events"))  # as the worker does at start-up
 
     assert relay_once(producer, topic("test.events"), [Folder]) == 2
     records = read_topic(infra.kafka_bootstrap, topic("test.events"), expect=2)

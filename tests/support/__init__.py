@@ -9,7 +9,9 @@ import time
 import uuid
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
 from tenacity import retry, stop_after_attempt
 
 from demo import poll
@@ -87,26 +89,34 @@ class Processes:
 
 
 def start_infra(processes: Processes, config: StackConfig) -> None:
-    """Start the broker (after its S3 storage when durable) and the database of a stack; wait for them."""
-    commands = config.infra_commands()
-    if "s3" in commands:
-        processes.start("s3", *commands.pop("s3"))
-        wait_for_port(config.s3_port)
-    for name, (argv, env) in commands.items():
+    """Start the broker and the database of a stack (formatting the broker's log first); wait for them."""
+    config.prepare_data_dir()
+    for name, (argv, env) in config.infra_commands().items():
         processes.start(name, argv, env)
-    wait_for_port(config.mongo_port)
-    wait_for_port(config.kafka_port)
+    wait_for_port(config.mongo_port, timeout=60)
+    wait_for_port(config.kafka_port, timeout=60)
 
 
 @retry(stop=stop_after_attempt(3), reraise=True)
 def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
-    """Put one raw message on a topic, as any outside client would (not idempotent, as our publisher:
-    tansu on S3 storage loses batches of idempotent producers that register at once)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    """Put one raw message on a topic, as any outside client would. The topic is created first when
+    missing, as the service that owns it would (the broker creates no topic by itself)."""
+    create_topic(bootstrap, topic)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     try:
         producer.send(topic, key=key, value=value).get(timeout=20)
     finally:
         producer.close(timeout=5)
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 10.0, expect: int = 1) -> list:
