@@ -157,12 +157,20 @@ class StackConfig:
 
     def web_command(self, service: str) -> tuple[list[str], dict[str, str]]:
         bin_dir = Path(self.python).parent
-        return ([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{self.web_port(service)}",
+        return ([str(bin_dir / "gunicorn"), "--config", "python:plumbing.gunicorn_config",
+                 "--bind", f"127.0.0.1:{self.web_port(service)}",
                  "--workers", str(self.web_workers), "--graceful-timeout", "5",
-                 f"{service}.wsgi:app"], self.service_env(service))
+                 f"{service}.wsgi:app"],
+                {**self.service_env(service),  # /metrics adds up the gunicorn processes' files there
+                 "PROMETHEUS_MULTIPROC_DIR": str(Path(self.data_dir) / "metrics" / service)})
+
+    def metrics_port(self, service: str) -> int:
+        """Where a service's worker serves its Prometheus metrics."""
+        return self.base_port + 14 + SERVICES.index(service)
 
     def worker_command(self, service: str) -> tuple[list[str], dict[str, str]]:
-        return [self.python, "-m", f"{service}.worker"], self.service_env(service)
+        return [self.python, "-m", f"{service}.worker"], {
+            **self.service_env(service), "METRICS_HOST": "127.0.0.1", "METRICS_PORT": str(self.metrics_port(service))}
 
     def mail_sink_command(self) -> tuple[list[str], dict[str, str]]:
         sink = Path(__file__).resolve().parent / "mailsink.py"

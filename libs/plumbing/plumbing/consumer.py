@@ -19,11 +19,11 @@ from kafka.structs import OffsetAndMetadata
 from pymongo.errors import BulkWriteError, PyMongoError
 from tenacity import retry, retry_if_exception_type, wait_exponential
 
-from . import events
+from . import events, metrics
 from .database import connect_database
 from .kafka import Message, Publisher, ensure_topics, make_consumer
 from .logs import configure_logging, request_id_var
-from .outbox import relay_once
+from .outbox import pending_documents, relay_once
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class EventConsumer:
         self.handlers = handlers
         self.dead_letters = Publisher(settings)
         self.consumer = None
+        self._lag_labels = set()  # the partitions whose lag this consumer reports
 
     def start(self):
         self.consumer = make_consumer(self.settings, self.topics)
@@ -88,17 +89,36 @@ class EventConsumer:
         """Apply one batch and commit it; returns how many messages were read."""
         batch = self.consumer.poll(timeout_ms=timeout_ms)
         messages = [message for partition in batch.values() for message in partition]
-        if not messages:
-            return 0
-        self._apply_all(messages)
-        self.consumer.commit({tp: OffsetAndMetadata(partition[-1].offset + 1, None, -1)
-                              for tp, partition in batch.items()})
+        if messages:
+            self._apply_all(messages)
+            self.consumer.commit({tp: OffsetAndMetadata(partition[-1].offset + 1, None, -1)
+                                  for tp, partition in batch.items()})
+        self._report_lag()
         return len(messages)
+
+    def _report_lag(self) -> None:
+        """Lag of each assigned partition: the end offset the last fetch saw (no request) minus the
+        position. Partitions this consumer no longer has stop being reported."""
+        labels = set()
+        for tp in self.consumer.assignment():
+            end, position = self.consumer.highwater(tp), self.consumer.position(tp, timeout_ms=100)
+            if end is not None and position is not None:
+                label = (self.settings.consumer_group, tp.topic, str(tp.partition))
+                metrics.CONSUMER_LAG.labels(*label).set(max(0, end - position))
+                labels.add(label)
+        self._forget_lag(self._lag_labels - labels)
+        self._lag_labels = labels
+
+    def _forget_lag(self, labels) -> None:
+        for label in labels:
+            metrics.CONSUMER_LAG.remove(*label)
 
     def close(self):
         if self.consumer is not None:
             consumer, self.consumer = self.consumer, None
             consumer.close(autocommit=False)
+        self._forget_lag(self._lag_labels)
+        self._lag_labels = set()
         self.dead_letters.close()
 
     def _apply_all(self, messages: list) -> None:
@@ -110,7 +130,13 @@ class EventConsumer:
         seen = _transient(_already_applied)(wanted)
         applied, grouped = [], {}
         for message, event in decoded:
-            if event is None or event.type not in self.handlers or event.id in seen:
+            if event is None:
+                continue  # dead-lettered (and counted) by _decode
+            if event.type not in self.handlers:
+                _count(message, event.type, "ignored")
+                continue
+            if event.id in seen:
+                _count(message, event.type, "skipped_duplicate")
                 continue
             seen.add(event.id)  # the same event twice in one batch
             handler = self.handlers[event.type]
@@ -128,11 +154,12 @@ class EventConsumer:
         token = request_id_var.set((headers.get("request-id") or b"").decode() or None)
         try:
             _transient(handler)(event)
+            _count(message, event.type, "applied")
             return True
         except PyMongoError:
             raise
         except Exception as exc:  # noqa: BLE001 - anything else can never succeed on retry
-            self._dead_letter(message, f"{type(exc).__name__}: {exc}")
+            self._dead_letter(message, f"{type(exc).__name__}: {exc}", event.type)
             return False
         finally:
             request_id_var.reset(token)
@@ -146,7 +173,9 @@ class EventConsumer:
             refused = {event.id: f"{type(exc).__name__}: {exc}" for _, event in items}
         for message, event in items:
             if event.id in refused:
-                self._dead_letter(message, refused[event.id])
+                self._dead_letter(message, refused[event.id], event.type)
+            else:
+                _count(message, event.type, "applied")
         return [event for _, event in items if event.id not in refused]
 
     def _decode(self, message) -> events.Event | None:
@@ -156,7 +185,7 @@ class EventConsumer:
             self._dead_letter(message, str(exc))
             return None
 
-    def _dead_letter(self, message, reason: str) -> None:
+    def _dead_letter(self, message, reason: str, event_type: str = "unknown") -> None:
         log.warning("event dead-lettered", extra={"topic": message.topic, "partition": message.partition,
                                                    "offset": message.offset, "reason": reason})
         headers = list(message.headers or []) + [
@@ -168,6 +197,11 @@ class EventConsumer:
         ]
         # raises PublishFailed when the broker does not take it: the batch is then not committed
         self.dead_letters.publish([Message(self.settings.dead_letter_topic, message.key, message.value, headers)])
+        _count(message, event_type, "dead_lettered")
+
+
+def _count(message, event_type: str, outcome: str) -> None:
+    metrics.EVENTS_CONSUMED.labels(message.topic, event_type, outcome).inc()
 
 
 def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Handler | Batched],
@@ -182,11 +216,12 @@ def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Hand
             signal.signal(sig, lambda *_: stop.set())
     consumes = [settings.events_topic(service) for service in consumes]
     ensure_topics(settings, sorted({settings.topic, settings.dead_letter_topic, *consumes}))
+    stop_metrics = metrics.serve(settings.metrics_host, settings.metrics_port)
     relay = threading.Thread(target=_relay_loop, args=(settings, outbox_documents, stop),
                              name="outbox-relay", daemon=True)
     relay.start()
     consumer = EventConsumer(settings, consumes, handlers) if consumes else None
-    log.info("worker started", extra={"consumes": consumes})
+    log.info("worker started", extra={"consumes": consumes, "metrics_port": settings.metrics_port})
     try:
         while not stop.is_set():
             if consumer is None:
@@ -205,6 +240,7 @@ def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Hand
         relay.join(timeout=10)
         if consumer:
             consumer.close()
+        stop_metrics()
         log.info("worker stopped")
 
 
@@ -221,7 +257,10 @@ def _relay_loop(settings: Settings, documents: list, stop: threading.Event) -> N
     try:
         while not stop.is_set():
             try:
-                if not relay_once(publisher, settings.topic, documents):
+                published = relay_once(publisher, settings.topic, documents)
+                # nothing found means nothing pending: counted only after a busy round
+                metrics.OUTBOX_PENDING.labels(settings.topic).set(pending_documents(documents) if published else 0)
+                if not published:
                     stop.wait(settings.relay_interval_s)
             except Exception:  # noqa: BLE001 - keep relaying; pending events stay in their documents
                 log.exception("outbox relay failed; retrying")

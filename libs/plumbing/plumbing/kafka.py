@@ -2,8 +2,8 @@
 import logging
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic, OffsetSpec
 from kafka.errors import TopicAlreadyExistsError
 from tenacity import retry, stop_after_delay, wait_exponential
 
@@ -126,5 +126,32 @@ def broker_reachable(settings: Settings) -> bool:
         return True
     except Exception:
         return False
+    finally:
+        admin.close()
+
+
+def consumer_group_lag(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Events of each topic that the service's consumer group has not committed yet (end offset minus
+    committed offset, summed over the partitions), with the short timeouts of a probe."""
+    if not topics:
+        return {}
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
+                             client_id=f"{settings.service}-health", request_timeout_ms=2000,
+                             bootstrap_timeout_ms=2000)
+    try:
+        partitions = [TopicPartition(topic["name"], partition["partition_index"])
+                      for topic in admin.describe_topics(topics) for partition in topic["partitions"]]
+        if not partitions:
+            return {topic: 0 for topic in topics}
+        ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+        committed = admin.list_group_offsets({settings.consumer_group: partitions})[settings.consumer_group]
+        never = [tp for tp in partitions if tp not in committed or committed[tp].offset < 0]
+        # a partition the group never committed is read from its first offset (auto_offset_reset=earliest)
+        starts = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in never}) if never else {}
+        lag = {topic: 0 for topic in topics}
+        for tp in partitions:
+            done = starts[tp].offset if tp in starts else committed[tp].offset
+            lag[tp.topic] += max(0, ends[tp].offset - done)
+        return lag
     finally:
         admin.close()

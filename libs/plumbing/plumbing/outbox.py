@@ -15,7 +15,7 @@ import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
-from . import events
+from . import events, metrics
 from .kafka import Message, Publisher
 from .logs import request_id_var
 
@@ -95,7 +95,15 @@ def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocu
         publisher.publish(messages)
         _forget_all(collection, pending)
         published += len(messages)
+        for raw in pending:
+            for item in raw.get("outbox") or []:
+                metrics.EVENTS_PUBLISHED.labels(topic, item["event"]["type"]).inc()
     return published
+
+
+def pending_documents(documents: list[type[OutboxDocument]]) -> int:
+    """How many documents hold events the relay has not published yet."""
+    return sum(cls._get_collection().count_documents({"has_outbox": True}) for cls in documents)
 
 
 def _message(topic: str, item: dict) -> Message:

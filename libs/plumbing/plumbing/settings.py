@@ -27,6 +27,8 @@ class Settings:
     log_level: str
     relay_interval_s: float
     topic_prefix: str
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 0  # a worker's Prometheus metrics over HTTP; 0: none
     extra: dict = field(default_factory=dict)
 
     def events_topic(self, service: str) -> str:
@@ -72,6 +74,8 @@ def load_settings(service: str, extra=None) -> Settings:
         relay_interval_s=env.float("OUTBOX_RELAY_INTERVAL_S", 0.2),
         # Lets several regions (or test runs) share one Kafka cluster without seeing each other.
         topic_prefix=env.str("KAFKA_TOPIC_PREFIX", ""),
+        metrics_host=env.str("METRICS_HOST", "0.0.0.0"),
+        metrics_port=env.int("METRICS_PORT", 0, validate=Range(min=0, max=65535)),
         extra={name: read(env) for name, read in (extra or {}).items()},
     )
     try:

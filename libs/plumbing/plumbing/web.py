@@ -8,9 +8,10 @@ from flask import Blueprint, Flask, current_app, g, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from swagger_ui_bundle import swagger_ui_path
 
+from . import metrics
 from .auth import SECURITY_SCHEMES, TokenVerifier, issue_token
 from .database import connect_database
-from .kafka import broker_reachable, ensure_topics
+from .kafka import broker_reachable, consumer_group_lag, ensure_topics
 from .logs import configure_logging, new_request_id, request_id_var
 from .problems import ProblemApi, problem_response
 from .settings import Settings
@@ -46,6 +47,8 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
     for blp in blueprints:
         api.register_blueprint(blp)
     app.register_blueprint(health)
+    app.register_blueprint(metrics.blueprint)
+    app.extensions["consumed_topics"] = [settings.events_topic(service) for service in consumes]
     app.add_url_rule(f"/docs/{settings.service}/swagger-ui/<path:filename>", "swagger_ui_asset",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
     _track_requests(app)
@@ -64,10 +67,11 @@ def _track_requests(app: Flask) -> None:
     @app.after_request
     def finish(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        if request.endpoint and not request.endpoint.startswith("health."):
+        seconds = time.perf_counter() - g.started
+        metrics.count_request(request.endpoint or "unknown", request.method, response.status_code, seconds)
+        if request.endpoint and not request.endpoint.startswith(("health.", "metrics.")):
             log.info("request", extra={"method": request.method, "endpoint": request.endpoint,
-                                       "status": response.status_code,
-                                       "ms": round((time.perf_counter() - g.started) * 1000, 1)})
+                                       "status": response.status_code, "ms": round(seconds * 1000, 1)})
         return response
 
     @app.teardown_request
@@ -88,13 +92,23 @@ def live():
 
 @health.get("/ready")
 def ready():
-    """The database and the broker answer: the service can do its work."""
+    """The database and the broker answer: the service can do its work. Also says how many events of
+    each topic it consumes its worker has still to apply (``lag``); a lag never makes it unready."""
     settings = current_app.extensions["settings"]
     checks = {"database": _database_answers(), "broker": broker_reachable(settings)}
     if all(checks.values()):
-        return {"status": "ok", "checks": checks}
+        return {"status": "ok", "checks": checks, "lag": _lag(settings)}
     failing = ", ".join(name for name, ok in checks.items() if not ok)
     return problem_response(503, f"Le service n'est pas prêt : {failing} injoignable.", checks=checks)
+
+
+def _lag(settings) -> dict | None:
+    """The consumer group's lag per topic, or None when the broker did not say in time."""
+    try:
+        return consumer_group_lag(settings, current_app.extensions["consumed_topics"])
+    except Exception:  # noqa: BLE001 - a probe reports what it can
+        log.warning("consumer lag unknown", exc_info=True)
+        return None
 
 
 def _database_answers() -> bool:

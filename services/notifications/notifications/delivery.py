@@ -20,6 +20,7 @@ from email.utils import format_datetime, formataddr
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from plumbing.outbox import ConcurrentUpdate, retry_on_conflict
+from prometheus_client import Gauge
 
 from . import domain, handlers
 from .store import Alert, Delivery, Recipient
@@ -38,6 +39,12 @@ FIGURE_LABELS_FR = {
     "eligible_until": "Fin de la fenêtre de comptage", "hours": "Heures déclarées", "month": "Mois",
     "reason": "Motif du refus",
 }
+
+
+# Labelled: nothing is written before the worker's sender sets it, so the web app's /metrics leaves it out.
+PENDING_DELIVERIES = Gauge("clause_deliveries_pending",
+                           "Deliveries not sent yet, by status: pending (never tried) or failed (waiting for "
+                           "their next attempt).", ["status"])
 
 
 class SendFailed(Exception):
@@ -243,6 +250,8 @@ def delivery_loop(extra: dict, stop: threading.Event) -> None:
         try:
             counts = deliver_due(extra, stop=stop)
             busy = counts["sent"] + counts["failed"] + counts["cancelled"] > 0
+            for status in ("pending", "failed"):
+                PENDING_DELIVERIES.labels(status).set(Delivery.objects(status=status).count())
         except Exception:  # noqa: BLE001 - keep delivering; every delivery stays in the database
             if stop.is_set():
                 return

@@ -1,0 +1,27 @@
+"""gunicorn settings of every web app: ``gunicorn --config python:plumbing.gunicorn_config <service>.wsgi:app``.
+
+Makes /metrics add up every gunicorn process (prometheus-client's multiprocess mode): each process
+writes its metrics to files in PROMETHEUS_MULTIPROC_DIR. Without that variable, a fresh temporary
+folder is used. Only hooks live here: bind, workers and timeouts stay on the command line.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+# Set before anything imports prometheus_client: it chooses file-backed values at import time.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clause-metrics-")
+
+
+def on_starting(server):
+    """Start from an empty folder: files of a previous run would be added to this one's counts."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A gunicorn process ended: its live gauges no longer count (its counters do)."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
