@@ -70,6 +70,10 @@ class Publisher:
                 producer.close(timeout=5)
             except Exception:  # noqa: BLE001 - it is being discarded anyway
                 log.warning("producer did not close cleanly")
+                # kafka-python's close() gives up at a flush that times out (a broker down) and leaves
+                # its sender thread reconnecting forever: stop it, or every outage leaks a thread.
+                if getattr(producer, "_sender", None) is not None:
+                    producer._sender.force_close()
 
 
 def make_consumer(settings: Settings, topics: list[str], group: str | None = None) -> KafkaConsumer:
