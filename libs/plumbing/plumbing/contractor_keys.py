@@ -32,10 +32,9 @@ def apply_key_event(event: Event) -> None:
         if event.type == "api_key.created":
             ContractorKey(id=p["key_id"], contractor_siret=p["contractor_siret"], key_hash=p["key_hash"]).save()
         elif event.type == "api_key.expiring":
-            known = ContractorKey.objects(id=p["key_id"]).first()
-            # a new document replaces the stored one: a $set date is stored as text by some servers
-            ContractorKey(id=p["key_id"], contractor_siret=p["contractor_siret"], key_hash=p["key_hash"],
-                          revoked=bool(known and known.revoked), expires_at=_expiry(p["expires_at"])).save()
+            ContractorKey.objects(id=p["key_id"]).update_one(
+                upsert=True, set__contractor_siret=p["contractor_siret"], set__key_hash=p["key_hash"],
+                set__expires_at=_expiry(p["expires_at"]))
         else:
             ContractorKey.objects(id=p["key_id"]).update_one(set__revoked=True)
     except KeyError as exc:

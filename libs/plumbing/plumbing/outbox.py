@@ -39,8 +39,8 @@ class VersionedDocument(me.Document):
     def commit(self):
         """Save the whole document in one write, or raise ConcurrentUpdate.
 
-        An existing document is replaced whole rather than updated field by field: every server
-        stores a replaced document like an inserted one (nx-27017 turns dates in $set into text).
+        An existing document is replaced whole, guarded by its revision: the aggregate and its
+        outbox are written together, and a concurrent writer is detected rather than merged.
         """
         expected = self.revision
         self.revision = expected + 1
@@ -73,7 +73,7 @@ class OutboxDocument(VersionedDocument):
     def record(self, event: events.Event) -> None:
         """Queue an event for publication; it is stored by the next ``commit()``."""
         item = {"event": events.to_dict(event), "request_id": request_id_var.get()}
-        self.outbox = list(self.outbox) + [item]  # whole-list $set: portable on every server
+        self.outbox.append(item)
         self.has_outbox = True
 
 

@@ -353,8 +353,8 @@ def _batch_report(results: dict[int, dict], written: bool) -> dict:
 
 
 def find_line(version_id: str) -> Declaration | None:
-    """The line a version id belongs to ($in on the id list: equality on an array is not portable)."""
-    return Declaration.objects(version_ids__in=[version_id]).first()
+    """The line a version id belongs to."""
+    return Declaration.objects(version_ids=version_id).first()
 
 
 def _current_or_refuse(declaration: Declaration, version_id: str, action: str) -> DeclarationVersion:

@@ -123,7 +123,7 @@ class Declaration(OutboxDocument):
     status = me.StringField(required=True, choices=DECLARATION_STATUSES)  # the current version's
     centihours = me.IntField(required=True, min_value=1)  # the current version's
     submitted_at = me.DateTimeField(required=True)  # the first version's: the queue's order
-    version_ids = me.ListField(me.StringField())  # found with $in (portable on every server)
+    version_ids = me.ListField(me.StringField())  # every version's id: finds a line from any of them
     versions = me.EmbeddedDocumentListField(DeclarationVersion)
     meta = {"collection": "declarations",
             "indexes": ["lot_id", "contractor_siret", "version_ids", ("status", "submitted_at"),

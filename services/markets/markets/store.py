@@ -1,4 +1,4 @@
-"""MongoDB documents of the markets service (string ids: portable across MongoDB servers)."""
+"""MongoDB documents of the markets service (string ids: the identifiers the API shows)."""
 import uuid
 
 import mongoengine as me

@@ -208,7 +208,7 @@ class Deliveries(MethodView):
         """The delivery log of the caller's territories: each message, its status and every attempt"""
         deliveries = Delivery.objects(territories__in=list(current_principal().territories))
         if query.get("alert_id"):
-            deliveries = deliveries.filter(alert_ids__in=[query["alert_id"]])  # $in: portable on every server
+            deliveries = deliveries.filter(alert_ids=query["alert_id"])
         for name in ("recipient_id", "channel", "status"):
             if query.get(name):
                 deliveries = deliveries.filter(**{name: query[name]})

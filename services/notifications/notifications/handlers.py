@@ -134,7 +134,7 @@ def mark_read(alert_id: str, reader: str) -> Alert:
     alert = Alert.objects.get(id=alert_id)
     if reader in alert.read_by:
         return alert
-    alert.read_by = list(alert.read_by) + [reader]  # whole-list write: portable on every server
+    alert.read_by.append(reader)
     return alert.commit()
 
 

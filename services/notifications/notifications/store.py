@@ -1,8 +1,4 @@
-"""MongoDB documents of the notifications service (string ids: portable across MongoDB servers).
-
-Dates are only ever written with whole-document writes (``commit()`` or ``save()`` of a document built
-whole): some MongoDB-protocol servers store a date given to ``$set`` as text.
-"""
+"""MongoDB documents of the notifications service (string ids: the identifiers the API shows)."""
 import uuid
 
 import mongoengine as me

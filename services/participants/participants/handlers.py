@@ -218,7 +218,6 @@ def revoke_eligibility(participant_id: str, reason: str, revoked_on: date, actor
     current = participant.eligibility
     domain.revoke(participant.status, current.eligible_from if current else revoked_on, revoked_on)
     participant.status = domain.REVOKED
-    # A new embedded document is rewritten whole by $set: a dotted $set of a date is not portable.
     participant.eligibility = _eligibility_with(current, revoked_on=revoked_on, revocation_reason=reason)
     participant.window_notice_due = None
     participant.record(_event("eligibility.revoked", participant, {"revoked_on": revoked_on.isoformat()}))
@@ -276,7 +275,7 @@ def add_path_entry(participant_id: str, data: dict, actor: Principal) -> Partici
     participant = _load(participant_id)
     domain.check_path_entry(data["start"], data.get("end"), participant.exited_on)
     entry = PathEntry(**data, recorded_by=actor.subject)
-    participant.path = list(participant.path or []) + [entry]  # the whole list: portable
+    participant.path.append(entry)
     participant.commit()
     log_access(participant, actor, "path")
     log.info("path entry added", extra={"participant_id": participant.id, "entry_id": entry.id})

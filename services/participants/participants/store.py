@@ -1,7 +1,6 @@
-"""MongoDB documents of the participants service (string ids: portable across MongoDB servers).
+"""MongoDB documents of the participants service (string ids: the identifiers the API shows).
 
 A participant's identity, contacts and evidence stay in this service: its events carry none.
-Embedded documents and lists are always rewritten whole (the portable subset of MongoDB).
 """
 import uuid
 
