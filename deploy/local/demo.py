@@ -76,7 +76,7 @@ def poll(predicate, timeout: float = 30.0, what: str = "condition", interval: fl
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
+            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
 
 
@@ -182,11 +182,14 @@ class Slice:
         line = {"lot_id": lot_id, "participant_id": participant_id, "month": month, "hours": hours,
                 "mode": "direct_hire", "contract_type": "cdd"}
         not_yet = {"lot_not_held", "lot_not_in_execution", "participant_unknown"}
+        refused = set()
 
         def attempt():
             body = self.p.call("POST", "hours", "/api/v1/declarations", api_key, line, expect=(201, 422))
+            refused.add(body.get("rule"))
             return None if body.get("rule") in not_yet else body
-        return poll(attempt, wait, "the hours service to learn the lot and the participant")
+        return poll(attempt, wait, lambda: f"the hours service to learn the lot and the participant "
+                                           f"(refused as {', '.join(sorted(map(str, refused)))})")
 
     def lot(self, lot_id: str) -> dict:
         return self.p.call("GET", "markets", f"/api/v1/lots/{lot_id}", self.facilitator)
