@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(not docker_engine_answers(),
-                    reason="no Docker engine answers on this machine: the service tests ran against tansu and "
-                           "nx-27017 only; run `TEST_INFRA=docker tests/run.sh tests/service` where Docker exists")
+                    reason="no Docker engine answers on this machine: the service tests ran against Apache Kafka and "
+                           "FerretDB, not MongoDB; run `TEST_INFRA=docker tests/run.sh tests/service` where Docker exists")
 def test_the_service_tests_pass_against_apache_kafka_and_mongodb():
     result = subprocess.run([sys.executable, "-m", "pytest", "-c", "tests/pytest.ini", "tests/service", "-q"],
                             cwd=ROOT, env={**os.environ, "TEST_INFRA": "docker"}, capture_output=True, text=True,
