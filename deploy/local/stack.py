@@ -6,6 +6,7 @@ benchmark (which need to kill and restart single processes). ``deploy/local/infr
 two servers into ``TOOLS_DIR``.
 """
 import base64
+import hashlib
 import os
 import re
 import shlex
@@ -21,6 +22,8 @@ HERE = Path(__file__).resolve().parent
 TOOLS_DIR = Path(os.environ.get("CLAUSES_TOOLS_DIR", Path.home() / ".cache" / "clauses-sociales"))
 KAFKA_VERSION = re.search(r"<kafka.version>(.+)</kafka.version>", (HERE / "kafka" / "pom.xml").read_text()).group(1)
 FERRETDB_VERSION = "v1.24.2"
+# infra.sh builds FerretDB with this patch, in a folder named after it
+FERRETDB_BUILD = f"ferretdb-{FERRETDB_VERSION}-{hashlib.sha256((HERE / 'ferretdb-atomic-writes.patch').read_bytes()).hexdigest()[:8]}"
 KAFKA_HEAP = "-Xmx512m"
 SERVICES = ("markets", "participants", "hours", "notifications")
 DEMO_TERRITORIES = {
@@ -112,7 +115,7 @@ class StackConfig:
         kafka_dir = self.data_dir / "kafka"
         return {
             "kafka": ([*kafka_java(kafka_dir), "kafka.Kafka", str(kafka_dir / "server.properties")], {}),
-            "mongo": ([str(TOOLS_DIR / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"), "--handler=sqlite",
+            "mongo": ([str(TOOLS_DIR / FERRETDB_BUILD / "ferretdb"), "--handler=sqlite",
                        f"--sqlite-url=file:{self.data_dir / 'mongo'}/", f"--state-dir={self.data_dir / 'mongo'}",
                        f"--listen-addr=127.0.0.1:{self.mongo_port}", "--debug-addr=-", "--telemetry=disable",
                        "--log-level=warn"], {}),
