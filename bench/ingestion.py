@@ -60,8 +60,9 @@ def _free(port: int) -> bool:
 class Stack:
     """The local stack's own process definitions, started in a temporary folder."""
 
-    def __init__(self, data_dir: Path):
-        self.config = StackConfig(data_dir=data_dir, base_port=free_base_port())
+    def __init__(self, data_dir: Path, postgresql_url: str | None = None):
+        self.config = StackConfig(data_dir=data_dir, base_port=free_base_port(),
+                                  ferretdb_postgresql_url=postgresql_url)
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self) -> Platform:
@@ -348,6 +349,8 @@ def main() -> None:
     parser.add_argument("--lag-rate", type=float, default=20, help="lines per second in (c)")
     parser.add_argument("--lag-lines", type=int, default=100)
     parser.add_argument("--batch-wait", type=float, default=60, help="seconds to wait for (b) to be counted")
+    parser.add_argument("--ferretdb-postgresql-url", default=None,
+                        help="FerretDB on this (empty) PostgreSQL database instead of SQLite, to compare")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on kill too, not only on Ctrl-C
 
@@ -357,7 +360,7 @@ def main() -> None:
     need = {"single": args.single, "steady": steady_lines, "lag": args.lag_lines, "batch": args.batch_lines}
     lot_count = {name: -(-n // per_lot) for name, n in need.items()}
     with tempfile.TemporaryDirectory(prefix="bench-ingestion-") as tmp:
-        stack = Stack(Path(tmp))
+        stack = Stack(Path(tmp), args.ferretdb_postgresql_url)
         try:
             t0 = time.perf_counter()
             platform = stack.start()

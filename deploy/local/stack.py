@@ -46,6 +46,8 @@ class StackConfig:
     # An existing broker and database (then only the services are started here).
     external_kafka: str | None = None
     external_mongodb: str | None = None
+    # FerretDB on this PostgreSQL database rather than SQLite in the data folder (to compare them)
+    ferretdb_postgresql_url: str | None = None
 
     @property
     def kafka_port(self) -> int:
@@ -115,11 +117,16 @@ class StackConfig:
         kafka_dir = self.data_dir / "kafka"
         return {
             "kafka": ([*kafka_java(kafka_dir), "kafka.Kafka", str(kafka_dir / "server.properties")], {}),
-            "mongo": ([str(TOOLS_DIR / FERRETDB_BUILD / "ferretdb"), "--handler=sqlite",
-                       f"--sqlite-url=file:{self.data_dir / 'mongo'}/", f"--state-dir={self.data_dir / 'mongo'}",
+            "mongo": ([str(TOOLS_DIR / FERRETDB_BUILD / "ferretdb"), *self.ferretdb_storage(),
+                       f"--state-dir={self.data_dir / 'mongo'}",
                        f"--listen-addr=127.0.0.1:{self.mongo_port}", "--debug-addr=-", "--telemetry=disable",
                        "--log-level=warn"], {}),
         }
+
+    def ferretdb_storage(self) -> list[str]:
+        if self.ferretdb_postgresql_url:
+            return ["--handler=postgresql", f"--postgresql-url={self.ferretdb_postgresql_url}"]
+        return ["--handler=sqlite", f"--sqlite-url=file:{self.data_dir / 'mongo'}/"]
 
     def prepare_data_dir(self) -> None:
         """Create the data folder; write the broker's settings and format its log directory once."""
