@@ -160,7 +160,7 @@ class StackConfig:
         return ([str(bin_dir / "gunicorn"), "--config", "python:plumbing.gunicorn_config",
                  "--bind", f"127.0.0.1:{self.web_port(service)}",
                  "--workers", str(self.web_workers), "--graceful-timeout", "5",
-                 f"{service}.wsgi:app"],
+                 f"{service}.wsgi:create_app()"],
                 {**self.service_env(service),  # /metrics adds up the gunicorn processes' files there
                  "PROMETHEUS_MULTIPROC_DIR": str(Path(self.data_dir) / "metrics" / service)})
 
