@@ -128,7 +128,8 @@ class StackConfig:
         (kafka_dir / "log4j2.properties").write_text(KAFKA_LOG4J.format(log=kafka_dir / "server.log"))
         if not (kafka_dir / "log" / "meta.properties").exists():
             subprocess.run([*kafka_java(kafka_dir), "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                            "--cluster-id", kafka_cluster_id(), "--config", str(properties)],
+                            f"--cluster-id={kafka_cluster_id()}",  # joined: an id may start with "-"
+                            "--config", str(properties)],
                            check=True, capture_output=True)
 
     def kafka_properties(self) -> dict[str, object]:
