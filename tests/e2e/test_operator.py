@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -14,7 +13,7 @@ import requests
 
 from demo import Platform, Slice
 from stack import StackConfig
-from support import ROOT, RunCommand, free_port_block, wait_until
+from support import ROOT, RunCommand, assert_realised_hours_settle_at, free_port_block, wait_until
 
 pytestmark = pytest.mark.e2e
 EVERY_S = 15  # --schedule-every: the daily commands fire within seconds
@@ -74,10 +73,7 @@ def test_a_killed_process_of_each_kind_comes_back_and_no_declaration_is_lost_or_
         platform.wait_ready(timeout=120)  # every service answers /health/ready again
 
     expected = sum(line["hours"] for line in lines)
-    wait_until(lambda: s.lot(lot["id"])["progress"]["realised_hours"] == expected, timeout=120,
-               what=f"{expected} realised hours")
-    time.sleep(3)  # anything redelivered late would show now
-    assert s.lot(lot["id"])["progress"]["realised_hours"] == expected
+    assert_realised_hours_settle_at(s, lot["id"], expected, timeout=120)
 
 
 def test_the_daily_evaluation_runs_by_itself_and_moves_a_late_lot(operator_stack):

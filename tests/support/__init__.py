@@ -91,6 +91,15 @@ class Processes:
         self.running.clear()
 
 
+def assert_realised_hours_settle_at(slice_, lot_id: str, expected: float, timeout: float = 90) -> None:
+    """The lot's realised hours reach exactly ``expected`` and stay there: nothing lost, nothing counted
+    twice (an event redelivered late would show within seconds)."""
+    wait_until(lambda: slice_.lot(lot_id)["progress"]["realised_hours"] == expected, timeout,
+               f"{expected} realised hours")
+    time.sleep(3)
+    assert slice_.lot(lot_id)["progress"]["realised_hours"] == expected
+
+
 class RunCommand:
     """``deploy/local/run.py`` started as a person would, its output collected line by line."""
 
