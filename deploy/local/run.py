@@ -27,7 +27,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reset", action="store_true", help="delete the data folder first")
     parser.add_argument("--base-port", type=int, default=8100,
-                        help="S3 on BASE, Kafka on BASE+1, MongoDB on BASE+2, services on BASE+10..13")
+                        help="Kafka on BASE+1, MongoDB BASE+2, SMTP BASE+3, services BASE+10..13")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where every byte of data lives")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per service")
     parser.add_argument("--no-seed", action="store_true", help="do not seed the demo region")
