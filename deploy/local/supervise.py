@@ -117,8 +117,8 @@ class Supervisor:
         program.restarts = [t for t in program.restarts if now - t < RESTART_WINDOW_S]
         how = f"signal {-code}" if code < 0 else f"code {code}"
         if len(program.restarts) >= MAX_RESTARTS:
-            self.say("supervision", f"{program.name} s'est arrêté ({how}) ; arrêté {MAX_RESTARTS} fois en "
-                                    f"{RESTART_WINDOW_S:.0f} s, il n'est plus relancé (voir sa sortie ci-dessus)")
+            self.say("supervision", f"{program.name} s'est arrêté ({how}) ; déjà relancé {MAX_RESTARTS} fois en "
+                                    f"{RESTART_WINDOW_S:.0f} s : il n'est plus relancé (voir sa sortie ci-dessus)")
             program.process = None
             return
         delay = BACKOFF_S * 2 ** len(program.restarts)
