@@ -59,14 +59,15 @@ class Supervisor:
     def run(self) -> int:
         """Start every process, keep them running until SIGINT or SIGTERM, then stop them all."""
         self.pid_dir.mkdir(parents=True, exist_ok=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self.stopping.set())
+        previous = {sig: signal.signal(sig, lambda *_: self.stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         for program in self.programs.values():
             self._start(program)
         while not self.stopping.wait(0.2):
             for program in self.programs.values():
                 self._watch(program)
         self._stop_all()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         return 0
 
     def run_once(self, name: str, argv: list[str], env: dict[str, str]) -> int | None:

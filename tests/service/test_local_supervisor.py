@@ -2,6 +2,7 @@
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,14 @@ def quick(monkeypatch):
     monkeypatch.setattr(supervise, "STOP_TIMEOUT_S", 2.0)
 
 
-def run_for(supervisor: Supervisor, seconds: float) -> None:
-    threading.Timer(seconds, supervisor.stopping.set).start()
+def run_until(supervisor: Supervisor, done, timeout: float = 30) -> None:
+    """Run the supervisor (in this, the main thread: it handles signals) until ``done()``, then stop it."""
+    def watch():
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        supervisor.stopping.set()
+    threading.Thread(target=watch, daemon=True).start()
     assert supervisor.run() == 0
 
 
@@ -33,8 +40,9 @@ def gone(pid: int) -> bool:
 def test_a_crash_looping_process_is_restarted_with_a_growing_delay_then_left_stopped(quick, tmp_path, capsys):
     supervisor = Supervisor(tmp_path / "run", cwd=tmp_path)
     supervisor.add("crashes", ["sh", "-c", "echo starting; exit 3"], dict(os.environ))
+    crashes = supervisor.programs["crashes"]
 
-    run_for(supervisor, 5.0)  # 0.05 + 0.1 + 0.2 + 0.4 + 0.8 s of delays, then given up
+    run_until(supervisor, lambda: len(crashes.restarts) == 5 and crashes.process is None)  # given up
 
     output = capsys.readouterr().out
     assert output.count("crashes              | starting") == 6
@@ -49,7 +57,7 @@ def test_a_stop_reaches_the_children_of_every_process(quick, tmp_path):
     supervisor.add("stubborn", ["sh", "-c", "trap '' TERM; sleep 300 & echo $! > child.pid; wait"],
                    dict(os.environ))
 
-    run_for(supervisor, 1.0)
+    run_until(supervisor, lambda: (tmp_path / "child.pid").exists())
 
     assert gone(int((tmp_path / "child.pid").read_text()))
     assert not (tmp_path / "run" / "stubborn.pid").exists()
@@ -58,10 +66,10 @@ def test_a_stop_reaches_the_children_of_every_process(quick, tmp_path):
 def test_a_process_killed_by_a_signal_is_said_so_and_restarted(quick, tmp_path, capsys):
     supervisor = Supervisor(tmp_path / "run", cwd=tmp_path)
     supervisor.add("victim", ["sleep", "300"], dict(os.environ))
-    pid_file = tmp_path / "run" / "victim.pid"
-    threading.Timer(0.5, lambda: os.kill(int(pid_file.read_text()), signal.SIGKILL)).start()
+    victim = supervisor.programs["victim"]
+    threading.Timer(0.5, lambda: os.kill(victim.process.pid, signal.SIGKILL)).start()
 
-    run_for(supervisor, 1.5)
+    run_until(supervisor, lambda: victim.restarts and victim.restart_at is None)  # restarted
 
     output = capsys.readouterr().out
     assert "victim s'est arrêté (signal 9) ; redémarrage dans 0.05 s" in output
