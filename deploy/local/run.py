@@ -1,35 +1,57 @@
 """Start the whole platform on this machine: broker, database, four services, demo region.
 
-    deploy/local/run.sh [--reset] [--base-port 8100] [--data-dir .local] [--no-seed]
+    deploy/local/run.sh [--reset] [--base-port 8100] [--data-dir .local] [--no-seed] [--schedule-every S]
 
-Ctrl-C stops every process it started (honcho runs them and stops them all together).
+A process that dies is restarted (supervise.py); the daily operator commands run on the Kubernetes
+CronJobs' schedules and once after start-up (scheduled.py); each service's environment is written to
+<data dir>/env for deploy/local/manage.sh. Ctrl-C stops every process it started.
 """
 import argparse
+import os
+import shlex
 import shutil
 import sys
 import threading
 from pathlib import Path
 
-from honcho.manager import Manager
-
+import scheduled
 from demo import DEMO_TERRITORIES, Platform, seed
-from stack import SERVICES, StackConfig, full_env, shell_line, wait_for_port
+from stack import SERVICES, StackConfig, full_env, wait_for_port
+from supervise import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = ROOT / ".local"
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reset", action="store_true", help="delete the data folder first")
     parser.add_argument("--base-port", type=int, default=8100,
-                        help="S3 on BASE, Kafka on BASE+1, MongoDB on BASE+2, services on BASE+10..13")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / ".local", help="where every byte of data lives")
+                        help="Kafka on BASE+1, MongoDB BASE+2, SMTP BASE+3, services BASE+10..13")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where every byte of data lives")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per service")
     parser.add_argument("--no-seed", action="store_true", help="do not seed the demo region")
+    parser.add_argument("--schedule-every", type=float, metavar="SECONDS",
+                        help="run the daily commands every SECONDS instead (tests, demonstrations)")
     return parser.parse_args(argv)
 
 
-def banner(config: StackConfig) -> str:
+def operator_command(config: StackConfig, service: str, *args: str) -> list[str]:
+    """A service's operator command against this stack, as a person types it from the repository root."""
+    data_dir = [] if config.data_dir == DEFAULT_DATA_DIR.resolve() else ["--data-dir", str(config.data_dir)]
+    return ["deploy/local/manage.sh", *data_dir, service, *args]
+
+
+def write_service_environments(config: StackConfig) -> None:
+    """What manage.sh reads: each service's environment, as shell assignments."""
+    folder = config.data_dir / "env"
+    folder.mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        (folder / f"{service}.env").write_text(
+            "".join(f"{name}={shlex.quote(value)}\n" for name, value in config.service_env(service).items()))
+
+
+def banner(config: StackConfig, every_s: float | None) -> str:
     platform = Platform(config)
     token = platform.token("facilitator", *DEMO_TERRITORIES, subject="demo-facilitator")["Authorization"]
     lines = ["", "=" * 78, "La plateforme des clauses sociales tourne en local.", ""]
@@ -46,23 +68,36 @@ def banner(config: StackConfig) -> str:
         f"  export TOKEN='{token.split(' ', 1)[1]}'",
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" {config.url('notifications')}/api/v1/alerts",
         "",
-        "Ctrl-C arrête tout.",
-        "=" * 78, ""]
+        "Commandes d'exploitation d'un service, avec son environnement (la liste : --help) :",
+        f"  {shlex.join(operator_command(config, 'markets', 'evaluate-lots'))}",
+        f"  {shlex.join(operator_command(config, 'notifications', '--help'))}",
+        "Lancées ici une fois au démarrage, puis (horaires des CronJobs de deploy/kubernetes) :"]
+    lines += [f"  {command.name:<31} {scheduled.describe(command, every_s)}" for command in scheduled.daily_commands()]
+    lines += ["", "Un processus qui s'arrête est relancé. Ctrl-C arrête tout.", "=" * 78, ""]
     return "\n".join(lines)
 
 
-def prepare(config: StackConfig, seed_demo: bool) -> None:
-    """Runs beside honcho: waits for everything, seeds the demo region, prints how to use it."""
+def prepare(config: StackConfig, supervisor: Supervisor, args) -> None:
+    """Runs beside the supervisor: waits for everything, seeds the demo region, prints how to use it,
+    then starts the daily commands."""
     try:
         for port in (config.kafka_port, config.mongo_port):
             wait_for_port(port, timeout=60)
         platform = Platform(config)
         platform.wait_ready(timeout=120)
-        if seed_demo:
+        if not args.no_seed:
             seed(platform)
-        print(banner(config), flush=True)
+        supervisor.show(banner(config, args.schedule_every))
     except Exception as exc:  # noqa: BLE001 - tell the person, the processes keep running
         print(f"\n!! the stack did not come up: {exc}\n", file=sys.stderr, flush=True)
+        return
+
+    def run_daily(command: scheduled.DailyCommand) -> None:
+        code = supervisor.run_once(command.name, operator_command(config, command.service, *command.args),
+                                   dict(os.environ))
+        if code:
+            supervisor.say("planification", f"« {command.name} » a échoué (code {code})")
+    scheduled.start(run_daily, args.schedule_every)
 
 
 def main(argv=None) -> int:
@@ -71,15 +106,14 @@ def main(argv=None) -> int:
         shutil.rmtree(args.data_dir)
     config = StackConfig(data_dir=args.data_dir.resolve(), base_port=args.base_port, web_workers=args.web_workers)
     config.prepare_data_dir()
-    manager = Manager()
+    write_service_environments(config)
+    supervisor = Supervisor(pid_dir=config.data_dir / "run", cwd=ROOT)
     for name, (argv_, env) in config.infra_commands().items():  # chatty: their output goes to files
-        manager.add_process(name, f"{shell_line(argv_)} >> {config.data_dir / name}.out 2>&1",
-                            env=full_env(env), cwd=str(ROOT))
+        supervisor.add(name, argv_, full_env(env), log_file=config.data_dir / f"{name}.out")
     for name, (argv_, env) in config.service_commands().items():
-        manager.add_process(name, shell_line(argv_), env=full_env(env), cwd=str(ROOT))
-    threading.Timer(1.0, prepare, args=(config, not args.no_seed)).start()
-    manager.loop()
-    return manager.returncode or 0
+        supervisor.add(name, argv_, full_env(env))
+    threading.Thread(target=prepare, args=(config, supervisor, args), daemon=True).start()
+    return supervisor.run()
 
 
 if __name__ == "__main__":

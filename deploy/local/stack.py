@@ -138,7 +138,8 @@ class StackConfig:
         (kafka_dir / "log4j2.properties").write_text(KAFKA_LOG4J.format(log=kafka_dir / "server.log"))
         if not (kafka_dir / "log" / "meta.properties").exists():
             subprocess.run([*kafka_java(kafka_dir), "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                            "--cluster-id", kafka_cluster_id(), "--config", str(properties)],
+                            f"--cluster-id={kafka_cluster_id()}",  # joined: an id may start with "-"
+                            "--config", str(properties)],
                            check=True, capture_output=True)
 
     def kafka_properties(self) -> dict[str, object]:
@@ -170,7 +171,7 @@ class StackConfig:
         return ([str(bin_dir / "gunicorn"), "--config", "python:plumbing.gunicorn_config",
                  "--bind", f"127.0.0.1:{self.web_port(service)}",
                  "--workers", str(self.web_workers), "--graceful-timeout", "5",
-                 f"{service}.wsgi:app"],
+                 f"{service}.wsgi:create_app()"],
                 {**self.service_env(service),  # /metrics adds up the gunicorn processes' files there
                  "PROMETHEUS_MULTIPROC_DIR": str(Path(self.data_dir) / "metrics" / service)})
 

@@ -1,20 +1,16 @@
 """The README's run command: up with one command, its printed example raises an alert, Ctrl-C stops all."""
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import threading
-from pathlib import Path
 
 import pytest
 
 from stack import SERVICES, StackConfig
-from support import free_port_block, wait_until
+from support import ROOT, RunCommand, free_port_block, wait_until
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def listening(port: int) -> bool:
@@ -25,16 +21,10 @@ def listening(port: int) -> bool:
 def test_the_run_command_starts_everything_and_its_example_makes_an_alert_appear(tmp_path):
     base_port = free_port_block()
     config = StackConfig(data_dir=tmp_path, base_port=base_port)
-    run = subprocess.Popen([sys.executable, str(ROOT / "deploy/local/run.py"), "--base-port", str(base_port),
-                            "--data-dir", str(tmp_path / "data"), "--web-workers", "1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    output = []
-    threading.Thread(target=lambda: output.extend(run.stdout), daemon=True).start()
+    run = RunCommand(tmp_path / "data", base_port)
     try:
-        wait_until(lambda: any("tourne en local" in line for line in output) or run.poll() is not None,
-                   timeout=180, what="the banner")
-        assert run.poll() is None, "".join(output[-50:])
-        printed = "".join(output)
+        run.wait_for("tourne en local")
+        printed = run.output
         example = re.search(r"^\s+(\.venv/bin/python deploy/local/demo\.py slice .*)$", printed, re.M).group(1)
         for service in SERVICES:
             assert config.url(service) in printed
@@ -46,8 +36,7 @@ def test_the_run_command_starts_everything_and_its_example_makes_an_alert_appear
         assert "Objectif d'heures atteint" in slice_run.stdout
         assert "quota de 833 heures" in slice_run.stdout
     finally:
-        run.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        run.wait(timeout=60)
+        run.stop()
     ports = [config.kafka_port, config.kafka_controller_port, config.mongo_port] + [config.web_port(s) for s in SERVICES]
     wait_until(lambda: not any(listening(port) for port in ports), timeout=20, what="every port released")
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout

@@ -1,12 +1,11 @@
 """One declaration flowing through the four services, over HTTP and Kafka only."""
 import json
 import signal
-import time
 
 import pytest
 
 from demo import NARBONNE, Slice, run_slice
-from support import produce, read_topic, wait_until
+from support import assert_realised_hours_settle_at, produce, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +42,7 @@ def test_a_killed_markets_worker_loses_nothing_and_counts_nothing_twice(stack):
         s.declare(api_key, lot["id"], participant_id, month, hours)
     processes.restart("markets-worker")
 
-    wait_until(lambda: s.lot(lot["id"])["progress"]["realised_hours"] == expected, timeout=90,
-               what=f"{expected} realised hours")
-    time.sleep(3)  # anything redelivered late would show now
-    assert s.lot(lot["id"])["progress"]["realised_hours"] == expected
+    assert_realised_hours_settle_at(s, lot["id"], expected)
 
 
 def test_a_malformed_event_goes_to_the_dead_letter_topic_and_the_next_one_is_applied(stack):

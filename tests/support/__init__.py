@@ -5,6 +5,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +20,7 @@ from demo import poll
 from stack import StackConfig, wait_for_port
 
 TEST_JWT_SECRET = "test-secret-long-enough-for-hs256-0123456789"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port_block(size: int = 20) -> int:
@@ -86,6 +89,47 @@ class Processes:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         self.running.clear()
+
+
+def assert_realised_hours_settle_at(slice_, lot_id: str, expected: float, timeout: float = 90) -> None:
+    """The lot's realised hours reach exactly ``expected`` and stay there: nothing lost, nothing counted
+    twice (an event redelivered late would show within seconds)."""
+    wait_until(lambda: slice_.lot(lot_id)["progress"]["realised_hours"] == expected, timeout,
+               f"{expected} realised hours")
+    time.sleep(3)
+    assert slice_.lot(lot_id)["progress"]["realised_hours"] == expected
+
+
+class RunCommand:
+    """``deploy/local/run.py`` started as a person would, its output collected line by line."""
+
+    def __init__(self, data_dir: Path, base_port: int, *options: str):
+        self.data_dir = data_dir
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "deploy/local/run.py"), "--base-port", str(base_port),
+             "--data-dir", str(data_dir), "--web-workers", "1", *options],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True).start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 180) -> None:
+        """Until the output holds ``text``; fails at once when the run command exits."""
+        wait_until(lambda: text in self.output or self.process.poll() is not None, timeout, repr(text))
+        assert self.process.poll() is None, "".join(self.lines[-50:])
+
+    def pid(self, name: str) -> int:
+        """The process the supervisor runs as ``name`` now (its pid file)."""
+        return int((self.data_dir / "run" / f"{name}.pid").read_text())
+
+    def stop(self, sig=signal.SIGINT) -> int:
+        """Stop it (SIGINT is what Ctrl-C sends) and return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=60)
 
 
 def start_infra(processes: Processes, config: StackConfig) -> None:

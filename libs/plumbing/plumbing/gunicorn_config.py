@@ -1,4 +1,5 @@
-"""gunicorn settings of every web app: ``gunicorn --config python:plumbing.gunicorn_config <service>.wsgi:app``.
+"""gunicorn settings of every web app:
+``gunicorn --config python:plumbing.gunicorn_config '<service>.wsgi:create_app()'``.
 
 Makes /metrics add up every gunicorn process (prometheus-client's multiprocess mode): each process
 writes its metrics to files in PROMETHEUS_MULTIPROC_DIR. Without that variable, a fresh temporary

@@ -1,11 +1,15 @@
 """What every service's Flask app shares: the factory skeleton, request ids, health, CLI."""
+import copy
+import functools
 import logging
 import time
 
 import click
 import mongoengine as me
 from flask import Blueprint, Flask, current_app, g, request, send_from_directory
+from flask.cli import with_appcontext
 from flask.json.provider import DefaultJSONProvider
+from pymongo.errors import ConnectionFailure
 from swagger_ui_bundle import swagger_ui_path
 
 from . import metrics
@@ -14,7 +18,7 @@ from .database import connect_database
 from .kafka import broker_reachable, consumer_group_lag, ensure_topics
 from .logs import configure_logging, new_request_id, request_id_var
 from .problems import ProblemApi, problem_response
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +56,8 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
     app.add_url_rule(f"/docs/{settings.service}/swagger-ui/<path:filename>", "swagger_ui_asset",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
     _track_requests(app)
-    _register_cli(app, [settings.topic, settings.dead_letter_topic,
-                        *(settings.events_topic(service) for service in consumes)])
+    for command in COMMON_COMMANDS:
+        app.cli.add_command(command)
     return app
 
 
@@ -119,23 +123,62 @@ def _database_answers() -> bool:
         return False
 
 
-def _register_cli(app: Flask, topics: list[str]) -> None:
-    @app.cli.command("dev-token")
-    @click.option("--role", type=click.Choice(["facilitator", "buyer", "operator"]), required=True)
-    @click.option("--territory", "territories", multiple=True, required=True)
-    @click.option("--subject", default="dev-user")
-    @click.option("--buyer-id", default=None)
-    @click.option("--hours", default=12.0, show_default=True)
-    def dev_token(role, territories, subject, buyer_id, hours):
-        """Print a development JWT signed with AUTH_JWT_SECRET."""
-        settings = current_app.extensions["settings"]
-        if not settings.jwt_secret:
-            raise click.ClickException("AUTH_JWT_SECRET is not set: tokens come from the identity provider")
-        click.echo(issue_token(settings.jwt_secret, subject, role, list(territories), hours,
-                               settings.jwt_issuer, settings.jwt_audience, buyer_id))
+@click.command("dev-token")
+@click.option("--role", type=click.Choice(["facilitator", "buyer", "operator"]), required=True)
+@click.option("--territory", "territories", multiple=True, required=True)
+@click.option("--subject", default="dev-user")
+@click.option("--buyer-id", default=None)
+@click.option("--hours", default=12.0, show_default=True)
+@with_appcontext
+def dev_token(role, territories, subject, buyer_id, hours):
+    """Print a development JWT signed with AUTH_JWT_SECRET."""
+    settings = current_app.extensions["settings"]
+    if not settings.jwt_secret:
+        raise click.ClickException("AUTH_JWT_SECRET is not set: tokens come from the identity provider")
+    click.echo(issue_token(settings.jwt_secret, subject, role, list(territories), hours,
+                           settings.jwt_issuer, settings.jwt_audience, buyer_id))
 
-    @app.cli.command("create-topics")
-    def create_topics():
-        """Create this service's topics (events, dead letters, and those it consumes)."""
-        created = ensure_topics(current_app.extensions["settings"], topics)
-        click.echo(f"created: {', '.join(created) or 'none (all exist)'}")
+
+@click.command("create-topics")
+@with_appcontext
+def create_topics():
+    """Create this service's topics (events, dead letters, and those it consumes)."""
+    settings = current_app.extensions["settings"]
+    topics = [settings.topic, settings.dead_letter_topic, *current_app.extensions["consumed_topics"]]
+    created = ensure_topics(settings, topics)
+    click.echo(f"created: {', '.join(created) or 'none (all exist)'}")
+
+
+COMMON_COMMANDS = [dev_token, create_topics]
+
+
+def command_line_app(service: str, create_app, register_commands) -> Flask:
+    """What ``flask --app <service>.wsgi`` loads: the service's operator commands, listed without
+    reading any setting (so ``--help`` works anywhere). Running one builds the service's app from the
+    environment first; an environment that does not work is said in one line, not a traceback."""
+    app = Flask(service)
+    for command in COMMON_COMMANDS:
+        app.cli.add_command(command)
+    register_commands(app)
+    for name, command in app.cli.commands.items():
+        app.cli.commands[name] = _in_service_app(command, create_app)
+    return app
+
+
+def _in_service_app(command: click.Command, create_app) -> click.Command:
+    @functools.wraps(command.callback)
+    def run(*args, **kwargs):
+        try:
+            app = create_app()
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            with app.app_context():
+                return command.callback(*args, **kwargs)
+        except ConnectionFailure:
+            url = app.extensions["settings"].mongodb_url
+            raise click.ClickException(f"the database does not answer at {url} (MONGODB_URL)") from None
+
+    wrapped = copy.copy(command)  # the service's app keeps the command as it is
+    wrapped.callback = run
+    return wrapped

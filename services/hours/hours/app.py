@@ -30,5 +30,9 @@ def create_app(settings: Settings | None = None):
         description="Entreprises attributaires, clés d'API et déclarations des heures réalisées par "
                     "les participants.", blueprints=[api.blp], api_key_resolver=handlers.principal_for_api_key,
         consumes=handlers.CONSUMES)
-    app.cli.add_command(upload_reports.purge_upload_reports)
+    register_commands(app)
     return app
+
+
+def register_commands(app) -> None:
+    app.cli.add_command(upload_reports.purge_upload_reports)

@@ -17,8 +17,12 @@ def create_app(settings: Settings | None = None):
         description="Acheteurs, marchés publics porteurs d'une clause sociale, lots, quotas d'heures "
                     "d'insertion et avancement.", blueprints=[api.blp],
         api_key_resolver=principal_for_contractor_key, consumes=handlers.CONSUMES)
-    app.cli.add_command(evaluate_lots)
+    register_commands(app)
     return app
+
+
+def register_commands(app) -> None:
+    app.cli.add_command(evaluate_lots)
 
 
 @click.command("evaluate-lots")

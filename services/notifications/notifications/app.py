@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None):
                     "destinataires, abonnements (courriel, webhook signé, immédiat ou récapitulatif quotidien) "
                     "et journal des envois.",
         blueprints=[api.blp], api_key_resolver=principal_for_contractor_key, consumes=handlers.CONSUMES)
-    _register_cli(app)
+    register_commands(app)
     return app
 
 
@@ -67,7 +67,7 @@ def _day(value: str | None) -> date | None:
         raise click.BadParameter("date attendue au format AAAA-MM-JJ") from None
 
 
-def _register_cli(app) -> None:
+def register_commands(app) -> None:
     @app.cli.command("deliver-pending")
     def deliver_pending():
         """Send every delivery that is due now (e-mails, webhooks), including retries."""

@@ -1,4 +1,13 @@
-"""gunicorn entrypoint: ``gunicorn notifications.wsgi:app``."""
-from .app import create_app
+"""Entry points of the notifications service.
 
-app = create_app()
+    gunicorn 'notifications.wsgi:create_app()'      the web app; its settings are checked as it starts
+    flask --app notifications.wsgi <command>        an operator command (the one Flask app below)
+
+``flask --app`` finds ``commands``: it lists the commands without any setting and builds the service's
+app from the environment only to run one.
+"""
+from plumbing.web import command_line_app
+
+from .app import create_app, register_commands
+
+commands = command_line_app("notifications", create_app, register_commands)

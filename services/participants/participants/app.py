@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None):
                     "droits d'accès et d'effacement (RGPD).",
         blueprints=[api.blp], consumes=handlers.CONSUMES)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
-    _register_scheduled_commands(app)
+    register_commands(app)
     return app
 
 
@@ -41,7 +41,7 @@ def _today_option(func):
                         help="Run as on this day (YYYY-MM-DD); default: today.")(func)
 
 
-def _register_scheduled_commands(app) -> None:
+def register_commands(app) -> None:
     @app.cli.command("check-windows")
     @_today_option
     def check_windows(today):
