@@ -60,17 +60,16 @@ def _free(port: int) -> bool:
 class Stack:
     """The local stack's own process definitions, started in a temporary folder."""
 
-    def __init__(self, data_dir: Path, postgresql_url: str | None = None):
-        self.config = StackConfig(data_dir=data_dir, base_port=free_base_port(),
-                                  ferretdb_postgresql_url=postgresql_url)
+    def __init__(self, data_dir: Path, ferretdb_handler: str):
+        self.config = StackConfig(data_dir=data_dir, base_port=free_base_port(), ferretdb_handler=ferretdb_handler)
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self) -> Platform:
         self.config.prepare_data_dir()
         for name, (argv, env) in self.config.infra_commands().items():
             self._spawn(name, argv, env)
-        wait_for_port(self.config.kafka_port, timeout=60)
-        wait_for_port(self.config.mongo_port, timeout=60)
+        for port in self.config.infra_ports():
+            wait_for_port(port, timeout=60)
         for name, (argv, env) in self.config.service_commands().items():
             self._spawn(name, argv, env)
         platform = Platform(self.config)
@@ -130,7 +129,7 @@ def cpu_part(process: str) -> str:
     """The part of the stack a process of deploy/local/stack.py belongs to, for the CPU figures."""
     if process == "kafka":
         return "broker"
-    if process == "mongo":
+    if process in ("mongo", "postgres"):
         return "store"
     if process == "hours-web":
         return "hours web"
@@ -349,8 +348,8 @@ def main() -> None:
     parser.add_argument("--lag-rate", type=float, default=20, help="lines per second in (c)")
     parser.add_argument("--lag-lines", type=int, default=100)
     parser.add_argument("--batch-wait", type=float, default=60, help="seconds to wait for (b) to be counted")
-    parser.add_argument("--ferretdb-postgresql-url", default=None,
-                        help="FerretDB on this (empty) PostgreSQL database instead of SQLite, to compare")
+    parser.add_argument("--ferretdb-handler", choices=["postgresql", "sqlite"], default="postgresql",
+                        help="FerretDB's storage (the local stack's is postgresql; sqlite to compare)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on kill too, not only on Ctrl-C
 
@@ -360,7 +359,7 @@ def main() -> None:
     need = {"single": args.single, "steady": steady_lines, "lag": args.lag_lines, "batch": args.batch_lines}
     lot_count = {name: -(-n // per_lot) for name, n in need.items()}
     with tempfile.TemporaryDirectory(prefix="bench-ingestion-") as tmp:
-        stack = Stack(Path(tmp), args.ferretdb_postgresql_url)
+        stack = Stack(Path(tmp), args.ferretdb_handler)
         try:
             t0 = time.perf_counter()
             platform = stack.start()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fetch the local stack's two servers, once per version, into a cache shared by every clone:
+# Fetch the local stack's servers, once per version, into a cache shared by every clone:
 # - Apache Kafka: the broker's jars from Maven Central (deploy/local/kafka/pom.xml), run by the JVM;
-# - FerretDB: a MongoDB wire-protocol server, built from the Go module proxy.
+# - FerretDB: a MongoDB wire-protocol server, built from the Go module proxy;
+# and install Debian's PostgreSQL, FerretDB's storage, when it is missing.
 # Prints nothing when both are there. CLAUSES_TOOLS_DIR moves the cache (default ~/.cache/clauses-sociales).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,7 +13,16 @@ ferretdb_patch="$here/ferretdb-atomic-writes.patch"
 kafka_dir="$tools/kafka-$kafka_version"
 ferretdb_dir="$tools/ferretdb-$ferretdb_version-$(sha256sum "$ferretdb_patch" | cut -c1-8)"
 
-for tool in java mvn go; do
+if ! ls /usr/lib/postgresql/*/bin/postgres > /dev/null 2>&1; then
+  echo "Installing Debian's PostgreSQL server (FerretDB's storage)…"
+  if [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } > /dev/null
+  else
+    echo "PostgreSQL is required: sudo apt-get install postgresql" >&2; exit 1
+  fi
+fi
+
+for tool in java mvn go setpriv; do
   command -v "$tool" > /dev/null || { echo "$tool is required to install the local stack" >&2; exit 1; }
 done
 

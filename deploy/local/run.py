@@ -81,7 +81,7 @@ def prepare(config: StackConfig, supervisor: Supervisor, args) -> None:
     """Runs beside the supervisor: waits for everything, seeds the demo region, prints how to use it,
     then starts the daily commands."""
     try:
-        for port in (config.kafka_port, config.mongo_port):
+        for port in config.infra_ports():
             wait_for_port(port, timeout=60)
         platform = Platform(config)
         platform.wait_ready(timeout=120)

@@ -1,5 +1,5 @@
-"""The embedded local stack: Apache Kafka (KRaft, one node) and FerretDB (the MongoDB wire protocol
-on SQLite) as processes on 127.0.0.1, and the four services under gunicorn. No Docker needed.
+"""The embedded local stack: Apache Kafka (KRaft, one node) and FerretDB (the MongoDB wire protocol)
+on Debian's PostgreSQL, as processes on 127.0.0.1, and the four services under gunicorn. No Docker.
 
 The process definitions here are used by the run command and by the end-to-end tests and the
 benchmark (which need to kill and restart single processes). ``deploy/local/infra.sh`` installs the
@@ -9,6 +9,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import shlex
 import socket
 import subprocess
@@ -46,8 +47,9 @@ class StackConfig:
     # An existing broker and database (then only the services are started here).
     external_kafka: str | None = None
     external_mongodb: str | None = None
-    # FerretDB on this PostgreSQL database rather than SQLite in the data folder (to compare them)
-    ferretdb_postgresql_url: str | None = None
+    # FerretDB's storage: "postgresql" (a PostgreSQL server in the data folder) or "sqlite" (files in
+    # the data folder; kept to compare them, see the README)
+    ferretdb_handler: str = "postgresql"
 
     @property
     def kafka_port(self) -> int:
@@ -61,6 +63,11 @@ class StackConfig:
     def kafka_controller_port(self) -> int:
         """The KRaft controller's listener (the broker is its own controller)."""
         return self.base_port + 4
+
+    @property
+    def postgres_port(self) -> int:
+        """The PostgreSQL server FerretDB stores its documents in."""
+        return self.base_port + 5
 
     @property
     def smtp_port(self) -> int:
@@ -115,22 +122,39 @@ class StackConfig:
     def infra_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
         """The broker and the database (call ``prepare_data_dir`` first: it formats the broker's log)."""
         kafka_dir = self.data_dir / "kafka"
+        commands = {"kafka": ([*kafka_java(kafka_dir), "kafka.Kafka", str(kafka_dir / "server.properties")], {})}
+        if self.ferretdb_handler == "postgresql":
+            commands["postgres"] = ([*as_postgres_user(), postgres_bin("postgres"), "-D", str(self.postgres_dir),
+                                     "-p", str(self.postgres_port), "-c", "listen_addresses=127.0.0.1",
+                                     "-c", f"unix_socket_directories={self.postgres_dir}"], {})
         return {
-            "kafka": ([*kafka_java(kafka_dir), "kafka.Kafka", str(kafka_dir / "server.properties")], {}),
+            **commands,
             "mongo": ([str(TOOLS_DIR / FERRETDB_BUILD / "ferretdb"), *self.ferretdb_storage(),
                        f"--state-dir={self.data_dir / 'mongo'}",
                        f"--listen-addr=127.0.0.1:{self.mongo_port}", "--debug-addr=-", "--telemetry=disable",
                        "--log-level=warn"], {}),
         }
 
+    def infra_ports(self) -> list[int]:
+        """What listens once the broker and the database are up."""
+        return [self.kafka_port, self.mongo_port] + [self.postgres_port] * (self.ferretdb_handler == "postgresql")
+
     def ferretdb_storage(self) -> list[str]:
-        if self.ferretdb_postgresql_url:
-            return ["--handler=postgresql", f"--postgresql-url={self.ferretdb_postgresql_url}"]
+        if self.ferretdb_handler == "postgresql":
+            return ["--handler=postgresql",
+                    f"--postgresql-url=postgres://postgres@127.0.0.1:{self.postgres_port}/postgres"]
         return ["--handler=sqlite", f"--sqlite-url=file:{self.data_dir / 'mongo'}/"]
 
+    @property
+    def postgres_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
     def prepare_data_dir(self) -> None:
-        """Create the data folder; write the broker's settings and format its log directory once."""
+        """Create the data folder; write the broker's settings and format its log directory once;
+        create the PostgreSQL cluster once."""
         (self.data_dir / "mongo").mkdir(parents=True, exist_ok=True)
+        if self.ferretdb_handler == "postgresql" and not (self.postgres_dir / "PG_VERSION").exists():
+            init_postgres(self.postgres_dir)
         kafka_dir = self.data_dir / "kafka"
         (kafka_dir / "log").mkdir(parents=True, exist_ok=True)
         properties = kafka_dir / "server.properties"
@@ -202,6 +226,33 @@ def kafka_java(kafka_dir: Path) -> list[str]:
     libs = TOOLS_DIR / f"kafka-{KAFKA_VERSION}" / "libs"
     return ["java", KAFKA_HEAP, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={kafka_dir / 'log4j2.properties'}", "-cp", f"{libs}/*"]
+
+
+def postgres_bin(program: str) -> str:
+    """A program of Debian's PostgreSQL server (deploy/local/infra.sh installs it)."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        raise FileNotFoundError("PostgreSQL is not installed: run deploy/local/infra.sh")
+    return str(found[-1])
+
+
+def as_postgres_user() -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as Debian's ``postgres`` user."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+
+
+def init_postgres(directory: Path) -> None:
+    """An empty cluster, reached over TCP on 127.0.0.1 without a password (a local development store)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+        for parent in directory.parents:  # the postgres user must reach its folder (e.g. in a 0700 temp dir)
+            if parent.stat().st_mode & 0o001 == 0:
+                parent.chmod(parent.stat().st_mode | 0o001)
+    subprocess.run([*as_postgres_user(), postgres_bin("initdb"), "-D", str(directory), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
 
 
 def kafka_cluster_id() -> str:

@@ -137,8 +137,8 @@ def start_infra(processes: Processes, config: StackConfig) -> None:
     config.prepare_data_dir()
     for name, (argv, env) in config.infra_commands().items():
         processes.start(name, argv, env)
-    wait_for_port(config.mongo_port, timeout=60)
-    wait_for_port(config.kafka_port, timeout=60)
+    for port in config.infra_ports():
+        wait_for_port(port, timeout=60)
 
 
 @retry(stop=stop_after_attempt(3), reraise=True)
