@@ -1,6 +1,6 @@
 """Start the whole platform on this machine: broker, database, four services, demo region.
 
-    deploy/local/run.sh [--reset] [--base-port 8100] [--data-dir .local] [--no-seed]
+    deploy/local/run.sh [--region aude] [--reset] [--base-port 8100] [--data-dir .local] [--no-seed]
 
 Ctrl-C stops every process it started (honcho runs them and stops them all together).
 """
@@ -12,10 +12,12 @@ from pathlib import Path
 
 from honcho.manager import Manager
 
-from demo import DEMO_TERRITORIES, Platform, seed
+from demo import Platform, seed
+from plumbing.region import load_region
 from stack import SERVICES, StackConfig, full_env, shell_line, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
+REGIONS = ROOT / "deploy" / "regions"
 
 
 def parse_args(argv=None):
@@ -26,12 +28,15 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".local", help="where every byte of data lives")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per service")
     parser.add_argument("--no-seed", action="store_true", help="do not seed the demo region")
+    parser.add_argument("--region", default="aude", choices=sorted(p.stem for p in REGIONS.glob("*.yaml")),
+                        help="the region the services serve: deploy/regions/REGION.yaml")
     return parser.parse_args(argv)
 
 
 def banner(config: StackConfig) -> str:
     platform = Platform(config)
-    token = platform.token("facilitator", *DEMO_TERRITORIES, subject="demo-facilitator")["Authorization"]
+    region = load_region(config.region_file)
+    token = platform.token("facilitator", *region.territories, subject="demo-facilitator")["Authorization"]
     lines = ["", "=" * 78, "La plateforme des clauses sociales tourne en local.", ""]
     for service in SERVICES:
         lines.append(f"  {service:<14} {config.url(service)}/api/v1   docs: {config.url(service)}/docs/{service}/")
@@ -40,9 +45,9 @@ def banner(config: StackConfig) -> str:
         f"  Courriels      SMTP 127.0.0.1:{config.smtp_port} -> {config.mail_dir} (un fichier .eml par message)",
         "",
         "Faire passer une déclaration de bout en bout (marché → heures → quota atteint → alerte) :",
-        f"  .venv/bin/python deploy/local/demo.py slice --base-port {config.base_port}",
+        f"  .venv/bin/python deploy/local/demo.py slice --base-port {config.base_port}   (région de l'Aude)",
         "",
-        "Ou à la main, avec un jeton de facilitateur des trois territoires de l'Aude :",
+        f"Ou à la main, avec un jeton de facilitateur des territoires de la région « {region.name} » :",
         f"  export TOKEN='{token.split(' ', 1)[1]}'",
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" {config.url('notifications')}/api/v1/alerts",
         "",
@@ -69,7 +74,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.reset and args.data_dir.exists():
         shutil.rmtree(args.data_dir)
-    config = StackConfig(data_dir=args.data_dir.resolve(), base_port=args.base_port, web_workers=args.web_workers)
+    config = StackConfig(data_dir=args.data_dir.resolve(), base_port=args.base_port, web_workers=args.web_workers,
+                         region_file=REGIONS / f"{args.region}.yaml")
     config.prepare_data_dir()
     manager = Manager()
     for name, (argv_, env) in config.infra_commands().items():  # chatty: their output goes to files

@@ -14,11 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVICES = ("markets", "participants", "hours", "notifications")
-DEMO_TERRITORIES = {
-    "aude-carcassonne-agglo": "Carcassonne Agglo — service des clauses sociales",
-    "aude-departement": "Département de l'Aude — service insertion",
-    "aude-grand-narbonne": "Le Grand Narbonne — service économie sociale et solidaire",
-}
 LOCAL_JWT_SECRET = "local-development-only-secret-not-for-production"
 
 
@@ -30,7 +25,7 @@ class StackConfig:
     topic_prefix: str = ""
     web_workers: int = 2
     jwt_secret: str = LOCAL_JWT_SECRET
-    auto_validate_territories: tuple[str, ...] = tuple(DEMO_TERRITORIES)
+    region_file: Path = Path(__file__).resolve().parents[1] / "regions" / "aude.yaml"  # run.py --region
     python: str = field(default=sys.executable)
     # An existing broker and database (then only the services are started here).
     external_kafka: str | None = None
@@ -83,7 +78,7 @@ class StackConfig:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "AUTH_JWT_SECRET": self.jwt_secret,
-            "HOURS_AUTO_VALIDATE_TERRITORIES": ",".join(self.auto_validate_territories),
+            "REGION_FILE": str(self.region_file),
             "PYTHONUNBUFFERED": "1",
             **(self.notifications_env() if service == "notifications" else {}),
         }
