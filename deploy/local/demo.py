@@ -10,16 +10,24 @@ import time
 
 import requests
 from plumbing.auth import issue_token
+from plumbing.region import Region, load_region
 
-from stack import DEMO_TERRITORIES, StackConfig
+from stack import StackConfig
 
+# The demo region is the Aude one-stop shop; its people are its partner structures' mailboxes, on
+# reserved example domains only (RFC 2606).
+DEMO_REGION = load_region(StackConfig.region_file)
+DEMO_TERRITORIES = {t.id: t.name for t in DEMO_REGION.territories.values()}
 CARCASSONNE, DEPARTEMENT, NARBONNE = DEMO_TERRITORIES
-# Demo people live on reserved example domains only (RFC 2606).
-DEMO_FACILITATORS = {
-    CARCASSONNE: ("Claire Martin", "claire.martin@carcassonne-agglo.example"),
-    DEPARTEMENT: ("Karim Benali", "karim.benali@aude.example"),
-    NARBONNE: ("Sophie Garcia", "sophie.garcia@legrandnarbonne.example"),
-}
+
+
+def partner_recipients(region: Region) -> list[dict]:
+    """The facilitators to alert: each partner structure of each territory, at its e-mail address."""
+    return [{"territory": t.id, "name": p.service or p.name, "email": p.email, "organisation": p.name}
+            for t in region.territories.values() for p in t.partners]
+
+
+DEMO_FACILITATORS = {r["territory"]: (r["name"], r["email"]) for r in partner_recipients(DEMO_REGION)}
 DEMO_CONTRACTOR = ("73282932000074", "Bâtiments du Sud Aude")
 # SIRETs with a valid check key; the organisations are the territory's, the numbers are made up.
 DEMO_BUYERS = [
@@ -81,34 +89,38 @@ def poll(predicate, timeout: float = 30.0, what: str = "condition", interval: fl
 
 
 def seed(platform: Platform) -> None:
-    """The Aude one-stop shop: its three partner territories, a facilitator to alert in each, the
-    region's reference table of trades and a few buyers."""
-    operator = platform.token("operator", *DEMO_TERRITORIES)
-    facilitator = platform.token("facilitator", *DEMO_TERRITORIES, subject="demo-seed")
+    """The stack's region: the reference table of trades and its partner structures' facilitators to
+    alert by e-mail. For the Aude demo, also a few buyers, and lines validated at once (each territory's
+    hours settings override the region file's default) so that the slice reaches its quota alone."""
+    region = load_region(platform.config.region_file)
+    operator = platform.token("operator", *region.territories)
+    facilitator = platform.token("facilitator", *region.territories, subject="demo-seed")
     for code, trade in DEMO_TRADES.items():
         platform.call("PUT", "markets", f"/api/v1/trades/{code}", facilitator,
                       {**trade, "hourly_cost": "30", "insertion_rate": "0.05"})
-    for buyer in DEMO_BUYERS:
-        platform.call("POST", "markets", "/api/v1/buyers", facilitator, buyer, expect=(201, 409))
-    known = {r["email"] for r in platform.call("GET", "notifications", "/api/v1/recipients", operator) or []}
-    for territory, (name, email) in DEMO_FACILITATORS.items():
-        if email not in known:
-            platform.call("POST", "notifications", "/api/v1/recipients", operator,
-                          {"territory": territory, "name": name, "email": email,
-                           "organisation": DEMO_TERRITORIES[territory]})  # the territory's partner structure
-    subscribe_demo_facilitators(platform)
+    if region.id == DEMO_REGION.id:
+        for buyer in DEMO_BUYERS:
+            platform.call("POST", "markets", "/api/v1/buyers", facilitator, buyer, expect=(201, 409))
+        for territory in DEMO_TERRITORIES:
+            platform.call("PUT", "hours", f"/api/v1/territories/{territory}/settings", facilitator,
+                          {"auto_validation": True})
+    recipients = partner_recipients(region)
+    known = {r["email"] for r in platform.call("GET", "notifications", "/api/v1/recipients?page_size=100",
+                                               operator) or []}
+    for recipient in recipients:
+        if recipient["email"] not in known:
+            platform.call("POST", "notifications", "/api/v1/recipients", operator, recipient)
+    subscribe(platform, operator, {r["email"] for r in recipients})
 
 
-# The alerts each demo facilitator receives by e-mail as soon as they are raised.
+# The alerts each partner structure receives by e-mail as soon as they are raised.
 DEMO_SUBSCRIPTIONS = [{"kind": kind, "channel": "email", "mode": "immediate"} for kind in (
     "at_risk", "behind", "back_on_track", "quota_reached", "no_declaration", "end_approaching", "window_ending")]
 
 
-def subscribe_demo_facilitators(platform: Platform) -> None:
-    """Each demo facilitator subscribes by e-mail to the alerts of their territory (mails land in the
-    local SMTP sink's folder)."""
-    operator = platform.token("operator", *DEMO_TERRITORIES)
-    emails = {email for _, email in DEMO_FACILITATORS.values()}
+def subscribe(platform: Platform, operator: dict, emails: set[str]) -> None:
+    """These recipients subscribe by e-mail to the alerts of their territory (mails land in the local
+    SMTP sink's folder)."""
     for recipient in platform.call("GET", "notifications", "/api/v1/recipients?page_size=100", operator) or []:
         if recipient["email"] in emails:
             platform.call("PUT", "notifications", f"/api/v1/recipients/{recipient['id']}/subscriptions", operator,

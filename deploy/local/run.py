@@ -1,6 +1,7 @@
 """Start the whole platform on this machine: broker, database, four services, demo region.
 
-    deploy/local/run.sh [--reset] [--base-port 8100] [--data-dir .local] [--no-seed] [--schedule-every S]
+    deploy/local/run.sh [--region aude] [--reset] [--base-port 8100] [--data-dir .local] [--no-seed]
+                        [--schedule-every S]
 
 A process that dies is restarted (supervise.py); the daily operator commands run on the Kubernetes
 CronJobs' schedules and once after start-up (scheduled.py); each service's environment is written to
@@ -14,13 +15,16 @@ import sys
 import threading
 from pathlib import Path
 
+from plumbing.region import load_region
+
 import scheduled
-from demo import DEMO_TERRITORIES, Platform, seed
+from demo import Platform, seed
 from stack import SERVICES, StackConfig, full_env, wait_for_port
 from supervise import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = ROOT / ".local"
+REGIONS = ROOT / "deploy" / "regions"
 
 
 def parse_args(argv=None):
@@ -33,6 +37,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-seed", action="store_true", help="do not seed the demo region")
     parser.add_argument("--schedule-every", type=float, metavar="SECONDS",
                         help="run the daily commands every SECONDS instead (tests, demonstrations)")
+    parser.add_argument("--region", default="aude", choices=sorted(p.stem for p in REGIONS.glob("*.yaml")),
+                        help="the region the services serve: deploy/regions/REGION.yaml")
     return parser.parse_args(argv)
 
 
@@ -53,7 +59,8 @@ def write_service_environments(config: StackConfig) -> None:
 
 def banner(config: StackConfig, every_s: float | None) -> str:
     platform = Platform(config)
-    token = platform.token("facilitator", *DEMO_TERRITORIES, subject="demo-facilitator")["Authorization"]
+    region = load_region(config.region_file)
+    token = platform.token("facilitator", *region.territories, subject="demo-facilitator")["Authorization"]
     lines = ["", "=" * 78, "La plateforme des clauses sociales tourne en local.", ""]
     for service in SERVICES:
         lines.append(f"  {service:<14} {config.url(service)}/api/v1   docs: {config.url(service)}/docs/{service}/")
@@ -62,9 +69,9 @@ def banner(config: StackConfig, every_s: float | None) -> str:
         f"  Courriels      SMTP 127.0.0.1:{config.smtp_port} -> {config.mail_dir} (un fichier .eml par message)",
         "",
         "Faire passer une déclaration de bout en bout (marché → heures → quota atteint → alerte) :",
-        f"  .venv/bin/python deploy/local/demo.py slice --base-port {config.base_port}",
+        f"  .venv/bin/python deploy/local/demo.py slice --base-port {config.base_port}   (région de l'Aude)",
         "",
-        "Ou à la main, avec un jeton de facilitateur des trois territoires de l'Aude :",
+        f"Ou à la main, avec un jeton de facilitateur des territoires de la région « {region.name} » :",
         f"  export TOKEN='{token.split(' ', 1)[1]}'",
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" {config.url('notifications')}/api/v1/alerts",
         "",
@@ -104,7 +111,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.reset and args.data_dir.exists():
         shutil.rmtree(args.data_dir)
-    config = StackConfig(data_dir=args.data_dir.resolve(), base_port=args.base_port, web_workers=args.web_workers)
+    config = StackConfig(data_dir=args.data_dir.resolve(), base_port=args.base_port, web_workers=args.web_workers,
+                         region_file=REGIONS / f"{args.region}.yaml")
     config.prepare_data_dir()
     write_service_environments(config)
     supervisor = Supervisor(pid_dir=config.data_dir / "run", cwd=ROOT)

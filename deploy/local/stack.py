@@ -27,11 +27,6 @@ FERRETDB_VERSION = "v1.24.2"
 FERRETDB_BUILD = f"ferretdb-{FERRETDB_VERSION}-{hashlib.sha256((HERE / 'ferretdb-atomic-writes.patch').read_bytes()).hexdigest()[:8]}"
 KAFKA_HEAP = "-Xmx512m"
 SERVICES = ("markets", "participants", "hours", "notifications")
-DEMO_TERRITORIES = {
-    "aude-carcassonne-agglo": "Carcassonne Agglo — service des clauses sociales",
-    "aude-departement": "Département de l'Aude — service insertion",
-    "aude-grand-narbonne": "Le Grand Narbonne — service économie sociale et solidaire",
-}
 LOCAL_JWT_SECRET = "local-development-only-secret-not-for-production"
 
 
@@ -42,7 +37,7 @@ class StackConfig:
     topic_prefix: str = ""
     web_workers: int = 2
     jwt_secret: str = LOCAL_JWT_SECRET
-    auto_validate_territories: tuple[str, ...] = tuple(DEMO_TERRITORIES)
+    region_file: Path = Path(__file__).resolve().parents[1] / "regions" / "aude.yaml"  # run.py --region
     python: str = field(default=sys.executable)
     # An existing broker and database (then only the services are started here).
     external_kafka: str | None = None
@@ -104,7 +99,7 @@ class StackConfig:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "AUTH_JWT_SECRET": self.jwt_secret,
-            "HOURS_AUTO_VALIDATE_TERRITORIES": ",".join(self.auto_validate_territories),
+            "REGION_FILE": str(self.region_file),
             "PYTHONUNBUFFERED": "1",
             **(self.notifications_env() if service == "notifications" else {}),
         }

@@ -276,7 +276,7 @@ def test_a_territorys_facilitators_read_and_set_its_settings_and_nobody_else(cli
         {"auto_validation": False, "monthly_ceiling_hours": None, "effective_monthly_ceiling_hours": 208,
          "updated_at": None}
     narbonne = auth("facilitator", NARBONNE)
-    assert client.get(settings_url(NARBONNE), headers=narbonne).json["auto_validation"] is True  # the env default
+    assert client.get(settings_url(NARBONNE), headers=narbonne).json["auto_validation"] is True  # the region file's
 
     for headers in (narbonne, contractor_key, auth("buyer", CARCASSONNE)):
         refused = client.put(settings_url(CARCASSONNE), json={"auto_validation": True}, headers=headers)

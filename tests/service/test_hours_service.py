@@ -16,7 +16,7 @@ LOT_ID = "lot-ecole-1"
 
 @pytest.fixture
 def client(service_env):
-    service_env("hours", HOURS_AUTO_VALIDATE_TERRITORIES=NARBONNE)
+    service_env("hours")  # the Aude region: Le Grand Narbonne validates lines at once, Carcassonne does not
     from hours.app import create_app
     return create_app().test_client()
 

@@ -122,22 +122,6 @@ def test_eligibility_is_granted_with_a_24_month_window_by_default(client, facili
     assert "déjà éligible" in again.json["detail"]
 
 
-def test_the_window_length_comes_from_the_setting(make_client, facilitator):
-    client = make_client(PARTICIPANTS_COUNTING_WINDOW_MONTHS="12")
-    participant = register(client, facilitator)
-    response = client.post(f"/api/v1/participants/{participant['id']}/eligibility",
-                           json=eligibility(eligible_from="2025-01-31"), headers=facilitator)
-    assert response.json["eligibility"]["eligible_until"] == "2026-01-30"
-
-
-def test_an_out_of_range_window_setting_stops_the_service(service_env):
-    from participants.app import load
-    from plumbing.settings import SettingsError
-    service_env("participants", PARTICIPANTS_COUNTING_WINDOW_MONTHS="0")
-    with pytest.raises(SettingsError, match="PARTICIPANTS_COUNTING_WINDOW_MONTHS"):
-        load()
-
-
 @pytest.mark.parametrize("birth_date, criterion, rule, message", [
     ("1990-06-15", {"code": "minimum_benefit"}, "minimum_benefit", "précisez la prestation perçue"),
     ("1990-06-15", {"code": "minimum_benefit", "benefit": "APL"}, "minimum_benefit", "précisez la prestation"),

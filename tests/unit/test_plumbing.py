@@ -7,7 +7,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from plumbing import events
 from plumbing.auth import TokenVerifier, api_key_id, api_key_matches, hash_api_key, issue_token, new_api_key
 from plumbing.settings import SettingsError, load_settings
+from plumbing.region import load_region
 from plumbing.validation import siret_valid
+
+from stack import StackConfig
 
 
 def test_settings_report_every_problem_at_once_with_a_clear_message(monkeypatch):
@@ -32,6 +35,7 @@ def test_a_service_refuses_to_start_without_a_way_to_verify_tokens(monkeypatch):
 
 def test_settings_have_working_defaults_and_a_topic_namespace(monkeypatch):
     monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("REGION_FILE", str(StackConfig.region_file))
     monkeypatch.setenv("KAFKA_TOPIC_PREFIX", "occitanie.")
     settings = load_settings("hours", extra={"ceiling": lambda env: env.int("HOURS_CEILING", 208)})
     assert settings.kafka_topic_partitions == 3
@@ -77,6 +81,7 @@ class _Settings:
     jwks_url = None
     jwt_issuer = None
     jwt_audience = None
+    region = load_region(StackConfig.region_file)
 
 
 def test_a_token_gives_role_and_territories_and_a_tampered_one_is_refused():

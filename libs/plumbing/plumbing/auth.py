@@ -58,6 +58,10 @@ class TokenVerifier:
         territories = claims.get("territories")
         if role not in PERSON_ROLES or not isinstance(territories, list):
             raise jwt.InvalidTokenError("role or territories claim missing")
+        unknown = s.region.unknown(territories)
+        if unknown:  # a typo in the identity provider would otherwise open a territory of its own
+            raise problem(403, "Votre jeton d'authentification cite un territoire que la plateforme ne connaît "
+                               f"pas. {s.region.refusal(unknown)}")
         return Principal(subject=str(claims["sub"]), role=role, territories=frozenset(territories),
                          buyer_id=claims.get("buyer_id"))
 

@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from environs import Env, EnvValidationError
 from marshmallow.validate import OneOf, Range
 
+from .region import Region, RegionError, load_region, set_current
+
 
 class SettingsError(RuntimeError):
     """Raised at start-up when the environment does not describe a runnable service."""
@@ -29,6 +31,7 @@ class Settings:
     topic_prefix: str
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 0  # a worker's Prometheus metrics over HTTP; 0: none
+    region: Region  # its territories, partner structures and defaults (REGION_FILE)
     extra: dict = field(default_factory=dict)
 
     def events_topic(self, service: str) -> str:
@@ -78,6 +81,7 @@ def load_settings(service: str, extra=None) -> Settings:
         metrics_port=env.int("METRICS_PORT", 0, validate=Range(min=0, max=65535)),
         extra={name: read(env) for name, read in (extra or {}).items()},
     )
+    region_file = env.str("REGION_FILE", None)
     try:
         env.seal()
     except EnvValidationError as exc:
@@ -87,5 +91,18 @@ def load_settings(service: str, extra=None) -> Settings:
         raise SettingsError(
             f"invalid environment for the {service} service: set one of AUTH_JWT_SECRET "
             "(local development), AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL to verify tokens")
+    values["region"] = _region(service, region_file)
+    set_current(values["region"])  # the process serves this region from now on
     return Settings(**values)
+
+
+def _region(service: str, path: str | None) -> Region:
+    """The region file, required: without it a typo in a territory would go unnoticed."""
+    if not path:
+        raise SettingsError(f"invalid environment for the {service} service: set REGION_FILE to the "
+                            "region's YAML file (deploy/regions/aude.yaml for instance)")
+    try:
+        return load_region(path)
+    except RegionError as exc:
+        raise SettingsError(f"invalid region file {path} for the {service} service: {exc}") from None
 

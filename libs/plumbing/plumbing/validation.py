@@ -1,5 +1,8 @@
-"""Checks on French identifiers, with the messages the people typing them read."""
+"""Checks on French identifiers and on the region's territories, with the messages the people typing them read."""
 import marshmallow as ma
+
+from . import region
+from .problems import problem
 
 LA_POSTE_SIREN = "356000000"  # many of its establishments' SIRETs use another key (digit sum multiple of 5)
 
@@ -31,3 +34,22 @@ class Siret(ma.fields.String):
             raise ma.ValidationError("SIRET invalide : 14 chiffres attendus, avec une clé de contrôle "
                                      "correcte (vérifiez la saisie).")
         return siret
+
+
+class Territory(ma.fields.String):
+    """A territory of the region (REGION_FILE): any other is refused, so a typo never starts a new one."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        territory = super()._deserialize(value, attr, data, **kwargs)
+        unknown = region.current().unknown([territory])
+        if unknown:
+            raise ma.ValidationError(region.current().refusal(unknown))
+        return territory
+
+
+def known_territory(territory: str) -> str:
+    """A territory named in a path: 404 unless the region has it."""
+    unknown = region.current().unknown([territory])
+    if unknown:
+        raise problem(404, region.current().refusal(unknown))
+    return territory

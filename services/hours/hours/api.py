@@ -3,11 +3,12 @@ import json
 from datetime import timedelta
 
 import marshmallow as ma
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
+from plumbing.validation import known_territory
 
 from . import domain, handlers, idempotency, spreadsheets, upload_reports
 from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyRotatedSchema, ApiKeyRotationSchema,
@@ -134,11 +135,6 @@ class ContractorApiKeyUsage(MethodView):
         return handlers.key_usage(key, query["days"])
 
 
-def _rules_settings() -> tuple[list[str], object]:
-    settings = current_app.extensions["settings"]
-    return settings.extra["auto_validate_territories"], settings.extra["monthly_ceiling_hours"]
-
-
 def _json_fingerprint() -> bytes:
     return json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":")).encode()
 
@@ -161,7 +157,7 @@ class Declarations(MethodView):
 
         def run():
             try:
-                declaration = handlers.declare(principal.siret, data, *_rules_settings(), by=principal.subject)
+                declaration = handlers.declare(principal.siret, data, by=principal.subject)
             except domain.DuplicateLine as duplicate:  # a line to correct rather than declare again
                 raise problem(409, duplicate.message, rule=duplicate.rule)
             except domain.Refused as refusal:
@@ -206,8 +202,7 @@ def _batch_lines(raw_lines: list[dict]) -> list[tuple[int, dict | None, dict | N
 
 def _batch_answer(lines, all_or_nothing: bool, rows: list[int] | None = None) -> tuple[dict, int]:
     principal = current_principal()
-    report = handlers.declare_batch(principal.siret, lines, all_or_nothing, *_rules_settings(),
-                                    by=principal.subject)
+    report = handlers.declare_batch(principal.siret, lines, all_or_nothing, by=principal.subject)
     if rows is not None:
         for result in report["results"]:
             result["row"] = rows[result["index"]]
@@ -391,7 +386,7 @@ class DeclarationCorrection(MethodView):
         _line_or_404(declaration_id)
         principal = current_principal()
         return _workflow(handlers.correct, declaration_id, data, principal.subject,
-                         principal.role == "facilitator", *_rules_settings())
+                         principal.role == "facilitator")
 
 
 @blp.route("/declarations/validate")
@@ -419,7 +414,7 @@ class DeclarationBulkValidation(MethodView):
 
 # --- territory settings: auto-validation and the monthly ceiling, per territory ---------------------------
 def _own_territory(territory: str) -> None:
-    if not current_principal().covers([territory]):
+    if not current_principal().covers([known_territory(territory)]):
         raise problem(403, "Seuls les facilitateurs de ce territoire consultent et règlent ses paramètres.")
 
 
@@ -429,9 +424,9 @@ class TerritorySettingsOfTerritory(MethodView):
     @blp.response(200, TerritorySettingsSchema)
     def get(self, territory):
         """Read how the lines of a territory's lots are handled: auto-validation and monthly ceiling (its
-        facilitators); without settings of its own, the service's defaults"""
+        facilitators); without settings of its own, the region file's defaults"""
         _own_territory(territory)
-        return handlers.territory_settings([territory], *_rules_settings())[territory]
+        return handlers.territory_settings([territory])[territory]
 
     @allow("facilitator")
     @blp.arguments(TerritorySettingsUpdateSchema)
@@ -441,4 +436,4 @@ class TerritorySettingsOfTerritory(MethodView):
         then on follow them, lines already declared are left as they are"""
         _own_territory(territory)
         return handlers.set_territory_settings(territory, data["auto_validation"], data["monthly_ceiling_hours"],
-                                               current_principal().subject, *_rules_settings())
+                                               current_principal().subject)

@@ -3,16 +3,10 @@
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, domain, handlers, upload_reports
+from . import api, handlers, upload_reports
 from .read_cache import read_cache
 
 EXTRA_SETTINGS = {
-    # Defaults for territories without settings of their own (PUT /api/v1/territories/<t>/settings):
-    # where a line that passes every rule is validated without a facilitator, and the monthly ceiling.
-    "auto_validate_territories": lambda env: env.list("HOURS_AUTO_VALIDATE_TERRITORIES", []),
-    "monthly_ceiling_hours": lambda env: env.decimal("HOURS_MONTHLY_CEILING_HOURS",
-                                                     domain.LEGAL_MONTHLY_MAXIMUM_HOURS,
-                                                     validate=lambda v: v > 0),
     # how long a web worker keeps the lots, windows and settings a line is checked against (read_cache.py)
     "read_cache_seconds": lambda env: env.float("HOURS_READ_CACHE_SECONDS", 2.0, validate=lambda v: v >= 0),
 }

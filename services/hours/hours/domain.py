@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from plumbing.region import LEGAL_MONTHLY_MAXIMUM_HOURS  # noqa: F401 - the rules' and the schemas' bound
+
 MODES = ("direct_hire", "etti", "geiq", "ai", "siae_subcontracting", "siae_cocontracting", "training")
 CONTRACT_TYPES = ("cdi", "cdd", "apprenticeship", "professionalisation", "temporary", "insertion", "other")
-# 48 hours a week at most (Code du travail, L3121-20) over 52 weeks / 12 months.
-LEGAL_MONTHLY_MAXIMUM_HOURS = Decimal(208)
 
 
 # Hours are declared while the market runs; a completed market still takes its late payroll lines.

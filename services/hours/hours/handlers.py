@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import mongoengine as me
 from pymongo.errors import BulkWriteError
-from plumbing import auth
+from plumbing import auth, region
 from plumbing.auth import Principal, new_api_key
 from plumbing.consumer import Unapplicable
 from plumbing.events import Event
@@ -189,9 +189,8 @@ class Rules:
     the request's own accepted lines: two requests running at the same time may together pass the
     ceiling (or overlap), and the facilitator's validation is the backstop."""
 
-    def __init__(self, lines: list[dict], auto_validate_territories, ceiling: Decimal, today: date | None = None):
+    def __init__(self, lines: list[dict], today: date | None = None):
         self.today = today or date.today()
-        self.default_ceiling = ceiling
         lot_ids = sorted({line["lot_id"] for line in lines})
         participant_ids = sorted({line["participant_id"] for line in lines})
         self.lots = read_cache.by_id(HeldLot, lot_ids)
@@ -199,7 +198,7 @@ class Rules:
         market_ids = {lot.market_id for lot in self.lots.values() if lot.market_id}
         self.market_states = {m.id: m.status for m in read_cache.by_id(MarketState, market_ids).values()}
         self.settings = territory_settings({t for lot in self.lots.values() for t in lot.territories},
-                                           auto_validate_territories, ceiling, load=read_cache.by_id)
+                                           load=read_cache.by_id)
         # (participant, YYYY-MM) -> [(line id, line)]: every line of the request's participants and months
         self.declared: dict[tuple[str, str], list[tuple[str, domain.Declared]]] = {}
         months = sorted({_month(line["period"]) for line in lines})
@@ -232,7 +231,7 @@ class Rules:
         """The strictest of the lot's territories' ceilings."""
         territories = held.territories if held else ()
         return min((self.settings[t]["effective_monthly_ceiling_hours"] for t in territories),
-                   default=self.default_ceiling)
+                   default=domain.LEGAL_MONTHLY_MAXIMUM_HOURS)
 
     def auto_validated(self, held: HeldLot) -> bool:
         """Only when every territory of the lot enables it: each one's facilitators otherwise expect to
@@ -268,10 +267,9 @@ def _new_line(siret: str, data: dict, held: HeldLot, window: ParticipantWindow, 
     return declaration
 
 
-def declare(siret: str, data: dict, auto_validate_territories, ceiling: Decimal, today: date | None = None,
-            by: str = "") -> Declaration:
+def declare(siret: str, data: dict, today: date | None = None, by: str = "") -> Declaration:
     """Check a line against every rule, store it and publish it; raises Refused (DuplicateLine among them)."""
-    rules = Rules([data], auto_validate_territories, ceiling, today)
+    rules = Rules([data], today)
     held, window = rules.check(siret, data)
     declaration = _new_line(siret, data, held, window, rules.auto_validated(held), by)
     try:
@@ -281,8 +279,7 @@ def declare(siret: str, data: dict, auto_validate_territories, ceiling: Decimal,
 
 
 def declare_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]], all_or_nothing: bool,
-                  auto_validate_territories, ceiling: Decimal, today: date | None = None,
-                  by: str = "") -> dict:
+                  today: date | None = None, by: str = "") -> dict:
     """Check every line first, then write the accepted ones in bulk.
 
     ``lines`` holds (index, data, field errors): data is None when the line did not pass the schema.
@@ -292,7 +289,7 @@ def declare_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]],
     results: dict[int, dict] = {}
     candidates: list[tuple[int, Declaration]] = []
     good = [data for _, data, _ in lines if data is not None]
-    rules = Rules(good, auto_validate_territories, ceiling, today)
+    rules = Rules(good, today)
     for index, data, errors in lines:
         if data is None:
             results[index] = _refused(index, "invalid_line", "Ligne invalide : voir le détail par champ.", errors)
@@ -392,8 +389,8 @@ def reject(version_id: str, rejected_by: str, reason: str) -> Declaration:
 
 
 @retry_on_conflict
-def correct(version_id: str, changes: dict, by: str, by_facilitator: bool, auto_validate_territories,
-            ceiling: Decimal, today: date | None = None) -> Declaration:
+def correct(version_id: str, changes: dict, by: str, by_facilitator: bool,
+            today: date | None = None) -> Declaration:
     """A new version of the line that supersedes the current one, in the same document write.
 
     The event names both ids, so the markets service stops counting the old hours and counts the new
@@ -406,7 +403,7 @@ def correct(version_id: str, changes: dict, by: str, by_facilitator: bool, auto_
             "period": declaration.period(), "mode": old.mode,
             "employer_siret": old.employer_siret, "contract_type": old.contract_type,
             "hours": Decimal(old.centihours) / 100, **changes}
-    rules = Rules([data], auto_validate_territories, ceiling, today)
+    rules = Rules([data], today)
     held, _ = rules.check(declaration.contractor_siret, data, replacing=declaration.id)
     validated_by = by if by_facilitator else AUTO if rules.auto_validated(held) else None
     new = _version(data, old.number + 1, by, validated_by, supersedes=old.id,
@@ -457,30 +454,29 @@ def history(declaration: Declaration) -> dict:
 
 
 # --- territory settings -------------------------------------------------------------------------
-def territory_settings(territories, auto_validate_territories, ceiling: Decimal,
-                       load=load_by_id) -> dict[str, dict]:
-    """Each territory's settings as they apply: its own, or the service's defaults."""
-    territories, auto_default = sorted(set(territories)), set(auto_validate_territories)
+def territory_settings(territories, load=load_by_id) -> dict[str, dict]:
+    """Each territory's settings as they apply: its own, or the region file's defaults."""
+    territories = sorted(set(territories))
     stored = load(DeclarationSettings, territories)
-    return {t: _settings_view(t, stored.get(t), auto_default, ceiling) for t in territories}
+    return {t: _settings_view(t, stored.get(t), region.current().defaults_for(t)) for t in territories}
 
 
-def _settings_view(territory: str, stored: DeclarationSettings | None, auto_default: set, ceiling: Decimal) -> dict:
+def _settings_view(territory: str, stored: DeclarationSettings | None, defaults: region.Defaults) -> dict:
     own = Decimal(stored.monthly_ceiling_centihours) / 100 if stored and stored.monthly_ceiling_centihours else None
     return {"territory": territory,
-            "auto_validation": stored.auto_validation if stored else territory in auto_default,
-            "monthly_ceiling_hours": own, "effective_monthly_ceiling_hours": own or ceiling,
+            "auto_validation": stored.auto_validation if stored else defaults.auto_validation,
+            "monthly_ceiling_hours": own, "effective_monthly_ceiling_hours": own or defaults.monthly_ceiling_hours,
             "updated_at": stored.updated_at if stored else None, "updated_by": stored.updated_by if stored else None}
 
 
-def set_territory_settings(territory: str, auto_validation: bool, monthly_ceiling_hours: Decimal | None, by: str,
-                           auto_validate_territories, ceiling: Decimal) -> dict:
+def set_territory_settings(territory: str, auto_validation: bool, monthly_ceiling_hours: Decimal | None,
+                           by: str) -> dict:
     """Replace a territory's settings whole; the next lines of its lots follow them."""
     DeclarationSettings(id=territory, auto_validation=auto_validation, updated_at=now(), updated_by=by,
                       monthly_ceiling_centihours=int(monthly_ceiling_hours * 100) if monthly_ceiling_hours else None
                       ).save()
     read_cache.forget(DeclarationSettings, territory)
-    return territory_settings([territory], auto_validate_territories, ceiling)[territory]  # as stored (ms)
+    return territory_settings([territory])[territory]  # as stored (ms)
 
 
 # --- events from other services -----------------------------------------------------------------

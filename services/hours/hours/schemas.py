@@ -4,7 +4,7 @@ from datetime import date
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
-from plumbing.validation import Siret
+from plumbing.validation import Siret, Territory
 
 from .domain import CONTRACT_TYPES, LEGAL_MONTHLY_MAXIMUM_HOURS, MODES, Period
 
@@ -26,8 +26,7 @@ class Month(fields.Field):
 class ContractorCreateSchema(ma.Schema):
     siret = Siret(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    territory = fields.String(validate=validate.Length(min=1, max=64),
-                              metadata={"description": "territory following it; default: the caller's"})
+    territory = Territory(metadata={"description": "territory following it; default: the caller's"})
 
 
 class ContractorSchema(ma.Schema):
@@ -245,7 +244,7 @@ class DeclarationQuerySchema(ma.Schema):
     status = fields.String(validate=validate.OneOf(
         ("submitted", "validated", "rejected"), error="Statut inconnu ; valeurs possibles : submitted, "
                                                      "validated, rejected."))
-    territory = fields.String()
+    territory = Territory()
     lot_id = fields.String()
     month = fields.String()
 
@@ -277,7 +276,7 @@ class TerritorySettingsUpdateSchema(ma.Schema):
         validate.Range(min=0, min_inclusive=False, max=LEGAL_MONTHLY_MAXIMUM_HOURS, error=(
             "Plafond attendu entre 0 (exclu) et {max} heures, la durée légale maximale du travail sur un mois."))],
         metadata={"description": "hours a participant may have declared in a calendar month, all lines and lots "
-                                 "together; null: the service's default. A lot of several territories takes the "
+                                 "together; null: the region file's default. A lot of several territories takes the "
                                  "lowest."})
 
 
@@ -285,7 +284,7 @@ class TerritorySettingsSchema(ma.Schema):
     territory = fields.String()
     auto_validation = fields.Boolean()
     monthly_ceiling_hours = fields.Float(allow_none=True, metadata={
-        "description": "the territory's own ceiling; null: the service's default applies"})
+        "description": "the territory's own ceiling; null: the region file's default applies"})
     effective_monthly_ceiling_hours = fields.Float(metadata={"description": "the ceiling that applies"})
     updated_at = fields.DateTime(allow_none=True, metadata={"description": "null: never set, the defaults apply"})
     updated_by = fields.String(allow_none=True)

@@ -143,11 +143,11 @@ class Declaration(OutboxDocument):
 
 
 class DeclarationSettings(me.Document):
-    """A territory's choices for the lines of its lots; a territory without one takes the service's
-    defaults (HOURS_AUTO_VALIDATE_TERRITORIES, HOURS_MONTHLY_CEILING_HOURS). Written whole (PUT)."""
+    """A territory's choices for the lines of its lots; a territory without one takes the region file's
+    defaults (auto_validation, monthly_ceiling_hours). Written whole (PUT)."""
     id = me.StringField(primary_key=True)  # territory
     auto_validation = me.BooleanField(required=True)
-    monthly_ceiling_centihours = me.IntField(min_value=1)  # None: the service's default
+    monthly_ceiling_centihours = me.IntField(min_value=1)  # None: the region file's default
     updated_at = me.DateTimeField(required=True)
     updated_by = me.StringField()
     meta = {"collection": "territory_settings"}

@@ -3,6 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
+from plumbing.validation import known_territory
 
 from . import handlers
 from .schemas import (AmendmentSchema, AwardSchema, BuyerCreateSchema, BuyerQuerySchema, BuyerSchema,
@@ -316,8 +317,8 @@ class TerritorySettingsResource(MethodView):
     @allow("facilitator", "operator")
     @blp.response(200, TerritorySettingsSchema)
     def get(self, territory):
-        """How a territory judges progress"""
-        require_territory([territory], "ce territoire")
+        """How a territory judges progress (the region file's defaults where its operators set nothing)"""
+        require_territory([known_territory(territory)], "ce territoire")
         return handlers.territory_settings(territory)
 
     @allow("operator")
@@ -325,7 +326,7 @@ class TerritorySettingsResource(MethodView):
     @blp.response(200, TerritorySettingsSchema)
     def put(self, data, territory):
         """Set the ramp and the tolerance a territory judges progress with"""
-        require_territory([territory], "ce territoire")
+        require_territory([known_territory(territory)], "ce territoire")
         return handlers.put_territory_settings(territory, data, current_principal().subject)
 
 

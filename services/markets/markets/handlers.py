@@ -1,6 +1,7 @@
 """Service layer: what the markets service does, called by the API, the CLI and the worker."""
 from datetime import date, datetime, timezone
 
+from plumbing import region
 from plumbing.contractor_keys import KEY_EVENT_HANDLERS
 from plumbing.consumer import Batched, Unapplicable
 from plumbing.events import Event
@@ -124,17 +125,27 @@ def put_trade(code: str, data: dict, updated_by: str) -> Trade:
     return trade.commit()
 
 
-def territory_settings(territory: str) -> TerritorySettings:
-    return TerritorySettings.objects(id=territory).first() or TerritorySettings(id=territory)
+# Each setting a territory's operators may set, and the region file's default it otherwise takes.
+REGION_DEFAULTS = {"ramp_days": "ramp_days", "at_risk_tolerance": "progress_tolerance", "behind_ratio": "behind_ratio"}
+
+
+def territory_settings(territory: str) -> dict:
+    """How a territory judges progress: what its operators set, else the region file's defaults."""
+    stored = TerritorySettings.objects(id=territory).first() or TerritorySettings(id=territory)
+    defaults = region.current().defaults_for(territory)
+    return {"territory": territory, **{
+        name: getattr(defaults, default) if getattr(stored, name) is None else getattr(stored, name)
+        for name, default in REGION_DEFAULTS.items()}}
 
 
 @retry_on_conflict
-def put_territory_settings(territory: str, data: dict, updated_by: str) -> TerritorySettings:
-    settings = territory_settings(territory)
+def put_territory_settings(territory: str, data: dict, updated_by: str) -> dict:
+    settings = TerritorySettings.objects(id=territory).first() or TerritorySettings(id=territory)
     for name, value in data.items():
         setattr(settings, name, value)
     settings.updated_by = updated_by
-    return settings.commit()
+    settings.commit()
+    return territory_settings(territory)
 
 
 def sizing_inputs(data: dict) -> dict:
@@ -246,7 +257,7 @@ def set_partners(lot_id: str, data: dict) -> Lot:
 
 # --- progress ---------------------------------------------------------------------------------
 def expected_hours_on(lot: Lot, on: date | None = None) -> float:
-    ramp = territory_settings(lot.territories[0]).ramp_days
+    ramp = territory_settings(lot.territories[0])["ramp_days"]
     return domain.expected_hours(lot.quota_hours, lot.start_date, lot.end_date, on or date.today(), ramp)
 
 
@@ -264,7 +275,7 @@ def facts(lot_id: str) -> list[domain.Fact]:
 
 def progress_detail(lot: Lot) -> dict:
     lot_facts = facts(lot.id)
-    ramp = territory_settings(lot.territories[0]).ramp_days
+    ramp = territory_settings(lot.territories[0])["ramp_days"]
     return {**progress_view(lot), "quota_hours": lot.quota_hours,
             "by_month": domain.breakdown(lot_facts, "month"),
             "by_territory": domain.breakdown(lot_facts, "territory"),
@@ -282,8 +293,8 @@ def refresh_progress(lot_id: str, today: date | None = None) -> Lot:
     settings = territory_settings(lot.territories[0])
     status = domain.progress_status(lot.quota_hours, realised / 100, expected_hours_on(lot, today),
                                     closed=market.status == "closed",
-                                    tolerance=settings.at_risk_tolerance,
-                                    behind_ratio=settings.behind_ratio).value
+                                    tolerance=settings["at_risk_tolerance"],
+                                    behind_ratio=settings["behind_ratio"]).value
     if (realised, declared, status) == (lot.realised_centihours, lot.declared_centihours, lot.progress_status):
         return lot
     summary = lot_summary(lot, market)

@@ -1,13 +1,12 @@
 """Request and response schemas of the markets API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
-from plumbing.validation import Siret
+from plumbing.validation import Siret, Territory
 
 from .domain import MARKET_STATUSES, Status
 from .handlers import progress_view
 from .store import BUYER_TYPES, CLAUSE_KINDS, NATURES
 
-TERRITORY = validate.Length(min=1, max=64)
 PROGRESS_STATUSES = [s.value for s in Status]
 
 
@@ -36,7 +35,7 @@ class BuyerCreateSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     siret = Siret(required=True)
     buyer_type = fields.String(required=True, validate=_one_of(BUYER_TYPES, "Type d'acheteur"))
-    territory = fields.String(required=True, validate=TERRITORY)
+    territory = Territory(required=True)
     contacts = fields.List(fields.Nested(ContactSchema), load_default=list)
 
 
@@ -51,7 +50,7 @@ class BuyerWithStatisticsSchema(BuyerSchema):
 
 
 class BuyerQuerySchema(PageQuerySchema):
-    territory = fields.String()
+    territory = Territory()
     buyer_type = fields.String(validate=_one_of(BUYER_TYPES, "Type d'acheteur"))
     sort = fields.String(load_default="name")
 
@@ -67,8 +66,8 @@ class MarketCreateSchema(ma.Schema):
                                                                           "45000000-7."))
     clause_kind = fields.String(allow_none=True, validate=_one_of(CLAUSE_KINDS, "Type de clause"),
                                 metadata={"description": "null: the market carries no social clause"})
-    lead_territory = fields.String(required=True, validate=TERRITORY)
-    associated_territories = fields.List(fields.String(validate=TERRITORY), load_default=list)
+    lead_territory = Territory(required=True)
+    associated_territories = fields.List(Territory(), load_default=list)
     state_market = fields.Boolean(load_default=False)
     notification_date = fields.Date()
     start_date = fields.Date(required=True)
@@ -85,7 +84,7 @@ class MarketUpdateSchema(ma.Schema):
     cpv_code = fields.String(validate=validate.Regexp(r"^\d{8}-\d$", error="Code CPV attendu au format "
                                                                           "45000000-7."))
     clause_kind = fields.String(allow_none=True, validate=_one_of(CLAUSE_KINDS, "Type de clause"))
-    associated_territories = fields.List(fields.String(validate=TERRITORY))
+    associated_territories = fields.List(Territory())
     state_market = fields.Boolean()
     notification_date = fields.Date()
     start_date = fields.Date()
@@ -111,7 +110,7 @@ class MarketSchema(ma.Schema):
 
 
 class MarketQuerySchema(PageQuerySchema):
-    territory = fields.String()
+    territory = Territory()
     buyer_id = fields.String()
     status = fields.String(validate=_one_of(MARKET_STATUSES, "Statut"))
     nature = fields.String(validate=_one_of(NATURES, "Nature"))
@@ -196,7 +195,7 @@ class LotSchema(ma.Schema):
 
 
 class LotQuerySchema(PageQuerySchema):
-    territory = fields.String()
+    territory = Territory()
     market_id = fields.String()
     contractor_siret = fields.String()
     status = fields.String(validate=_one_of(PROGRESS_STATUSES, "Statut d'avancement"))
@@ -245,7 +244,7 @@ class TradeSchema(ma.Schema):
 
 
 class TerritorySettingsSchema(ma.Schema):
-    territory = fields.String(attribute="id", dump_only=True)
+    territory = fields.String(dump_only=True)
     ramp_days = fields.Integer(validate=validate.Range(min=0, max=730),
                                metadata={"description": "days after the start before hours are expected"})
     at_risk_tolerance = fields.Float(validate=validate.Range(min=0, max=0.5, max_inclusive=True),

@@ -63,11 +63,12 @@ class Trade(VersionedDocument):
 
 
 class TerritorySettings(VersionedDocument):
-    """How a territory judges progress: ramp before hours are expected, tolerances."""
+    """How a territory judges progress, as its operators set it: ramp before hours are expected,
+    tolerances. What is unset (None) takes the region file's defaults."""
     id = me.StringField(primary_key=True)  # the territory
-    ramp_days = me.IntField(default=0, min_value=0)
-    at_risk_tolerance = me.FloatField(default=0.2)
-    behind_ratio = me.FloatField(default=0.5)
+    ramp_days = me.IntField(min_value=0)
+    at_risk_tolerance = me.FloatField()
+    behind_ratio = me.FloatField()
     updated_by = me.StringField()
     meta = {"collection": "territory_settings"}
 

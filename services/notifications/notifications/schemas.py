@@ -1,7 +1,7 @@
 """Request and response schemas of the notifications API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
-from plumbing.validation import Siret
+from plumbing.validation import Siret, Territory
 
 from .domain import ALERT_STATUSES, AUDIENCES, CHANNELS, DELIVERY_STATUSES, KINDS, MODES, SEVERITIES
 
@@ -12,7 +12,7 @@ def _one_of(values):
 
 
 class RecipientCreateSchema(ma.Schema):
-    territory = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    territory = Territory(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=254),
                          error_messages={"invalid": "Adresse e-mail invalide."})
@@ -57,7 +57,7 @@ class RecipientSchema(ma.Schema):
 
 
 class RecipientQuerySchema(ma.Schema):
-    territory = fields.String()
+    territory = Territory()
     organisation = fields.String()
 
 
@@ -112,7 +112,7 @@ class AlertQuerySchema(ma.Schema):
     kind = fields.String(validate=_one_of(KINDS))
     severity = fields.String(validate=_one_of(SEVERITIES))
     status = fields.String(validate=_one_of(ALERT_STATUSES))
-    territory = fields.String()
+    territory = Territory()
 
 
 class ResolveSchema(ma.Schema):

@@ -5,11 +5,12 @@ territory settings; buyers and contractors never reach this service's personal d
 """
 from contextlib import contextmanager
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
+from plumbing.validation import known_territory
 
 from . import documents, domain, handlers, importing
 from .schemas import (AccessLogEntrySchema, ErasedParticipantSchema, EligibilityRequestSchema, ExitCreateSchema,
@@ -20,10 +21,6 @@ from .store import Participant
 
 blp = Blueprint("participants", __name__, url_prefix="/api/v1",
                 description="Participants, éligibilité, fenêtre de comptage, parcours, sorties et RGPD")
-
-
-def _defaults() -> handlers.Defaults:
-    return handlers.Defaults.from_settings(current_app.extensions["settings"])
 
 
 def _participant_or_404(participant_id: str) -> Participant:
@@ -107,7 +104,7 @@ class ParticipantEligibility(MethodView):
     def post(self, data, participant_id):
         """Grant eligibility on recorded evidence; opens the counting window (territory setting) from entry"""
         participant = _participant_or_404(participant_id)
-        window = handlers.territory_settings(participant.territory, _defaults())["counting_window_months"]
+        window = handlers.territory_settings(participant.territory)["counting_window_months"]
         with _problems():
             return handlers.grant_eligibility(participant.id, data, current_principal(), window)
 
@@ -234,7 +231,7 @@ class ParticipantImport(MethodView):
                               errors={"territory": ["Champ obligatoire."]})
             territory = next(iter(principal.territories))
         require_territory([territory], "ces participants")
-        window = handlers.territory_settings(territory, _defaults())["counting_window_months"]
+        window = handlers.territory_settings(territory)["counting_window_months"]
         try:
             report = importing.import_file(files["file"], territory, query["mode"], principal, window)
         except importing.UnreadableFile as exc:
@@ -263,13 +260,13 @@ class TerritoryParticipantSettings(MethodView):
     @blp.response(200, TerritorySettingsSchema)
     def get(self, territory):
         """The territory's counting window and retention after exit (defaults when unset)"""
-        require_territory([territory], "ce territoire")
-        return handlers.territory_settings(territory, _defaults())
+        require_territory([known_territory(territory)], "ce territoire")
+        return handlers.territory_settings(territory)
 
     @allow("operator")
     @blp.arguments(TerritorySettingsSchema)
     @blp.response(200, TerritorySettingsSchema)
     def put(self, data, territory):
         """Set the territory's counting window (for eligibilities granted from now on) and retention"""
-        require_territory([territory], "ce territoire")
-        return handlers.update_territory_settings(territory, data, current_principal().subject, _defaults())
+        require_territory([known_territory(territory)], "ce territoire")
+        return handlers.update_territory_settings(territory, data, current_principal().subject)

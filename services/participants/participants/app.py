@@ -2,8 +2,6 @@
 from datetime import date
 
 import click
-from flask import current_app
-from marshmallow.validate import Range
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
@@ -13,15 +11,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # an import file; larger ones get 413
 
 
 def load() -> Settings:
-    return load_settings("participants", extra={
-        # Months during which a participant's hours count, from the day they enter the clause
-        # (default of the territories whose operators set nothing).
-        "counting_window_months": lambda env: env.int("PARTICIPANTS_COUNTING_WINDOW_MONTHS", 24,
-                                                      validate=Range(min=1, max=120)),
-        # Months after their exit during which a participant's identity is kept, then anonymised.
-        "retention_months": lambda env: env.int("PARTICIPANTS_RETENTION_MONTHS", 24,
-                                                validate=Range(min=1, max=240)),
-    })
+    return load_settings("participants")
 
 
 def create_app(settings: Settings | None = None):
@@ -54,6 +44,5 @@ def register_commands(app) -> None:
     @_today_option
     def anonymise_exited(today):
         """Anonymise the exited participants whose retention period is over. Run daily."""
-        count = handlers.anonymise_exited(handlers.Defaults.from_settings(current_app.extensions["settings"]),
-                                          today.date() if today else date.today())
+        count = handlers.anonymise_exited(today.date() if today else date.today())
         click.echo(f"Participants sortis anonymisés (durée de conservation écoulée) : {count}.")

@@ -4,9 +4,9 @@ Events and logs name a participant by id only: never a name, a contact, a birth 
 Every read or change of a participant's record is written to the access log, with who did it.
 """
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from plumbing import region
 from plumbing.auth import Principal
 from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
@@ -72,19 +72,10 @@ def _load(participant_id: str) -> Participant:
 
 
 # --- territory settings --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Defaults:
-    """The service-wide defaults (environment), used where a territory has set nothing."""
-    counting_window_months: int
-    retention_months: int
-
-    @classmethod
-    def from_settings(cls, settings) -> "Defaults":
-        return cls(settings.extra["counting_window_months"], settings.extra["retention_months"])
-
-
-def territory_settings(territory: str, defaults: Defaults) -> dict:
+def territory_settings(territory: str) -> dict:
+    """The territory's counting window and retention: what its operators set, else the region file's."""
     stored = ParticipantSettings.objects(id=territory).first()
+    defaults = region.current().defaults_for(territory)
     return {"territory": territory,
             "counting_window_months": (stored and stored.counting_window_months) or defaults.counting_window_months,
             "retention_months": (stored and stored.retention_months) or defaults.retention_months,
@@ -92,11 +83,11 @@ def territory_settings(territory: str, defaults: Defaults) -> dict:
             "updated_at": stored.updated_at if stored else None}
 
 
-def update_territory_settings(territory: str, data: dict, updated_by: str, defaults: Defaults) -> dict:
+def update_territory_settings(territory: str, data: dict, updated_by: str) -> dict:
     ParticipantSettings(id=territory, counting_window_months=data["counting_window_months"],
                       retention_months=data["retention_months"], updated_by=updated_by, updated_at=now()).save()
     log.info("territory settings updated", extra={"territory": territory})
-    return territory_settings(territory, defaults)
+    return territory_settings(territory)
 
 
 # --- access log ----------------------------------------------------------------------------------
@@ -348,13 +339,13 @@ def erase(participant_id: str, actor: Principal, reason: str = "request", today:
     return participant
 
 
-def anonymise_exited(defaults: Defaults, today: date | None = None) -> int:
+def anonymise_exited(today: date | None = None) -> int:
     """Anonymise the participants whose retention after exit is over, territory by territory."""
     today = today or date.today()
     actor = system_actor("anonymise-exited")
     anonymised = 0
     for territory in sorted(Participant.objects(exited_on__ne=None).distinct("territory")):
-        months = territory_settings(territory, defaults)["retention_months"]
+        months = territory_settings(territory)["retention_months"]
         for candidate in Participant.objects(territory=territory, exited_on__lte=today).only("id", "exited_on"):
             if candidate.exited_on and domain.anonymisation_due(candidate.exited_on, months, today):
                 erase(candidate.id, actor, reason="retention", today=today)

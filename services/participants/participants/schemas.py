@@ -7,7 +7,7 @@ from datetime import date
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
-from plumbing.validation import Siret
+from plumbing.validation import Siret, Territory
 
 from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, OUTCOMES, SEXES, STATUSES
 
@@ -40,7 +40,7 @@ class IdentitySchema(ma.Schema):
 
 
 class ParticipantCreateSchema(IdentitySchema):
-    territory = _text(64, required=True)
+    territory = Territory(required=True)
     confirm_new = fields.Boolean(load_default=False, metadata={
         "description": "true to create the person even though one with the same names and birth date is "
                        "already followed in the territory (after checking it is someone else)"})
@@ -172,7 +172,7 @@ class AccessLogEntrySchema(ma.Schema):
 
 
 class StatisticsQuerySchema(ma.Schema):
-    territory = _text(64, required=True)
+    territory = Territory(required=True)
 
 
 class StatisticsSchema(ma.Schema):
@@ -203,7 +203,7 @@ IMPORT_MODES = ("valid_only", "all_or_nothing")
 class ImportQuerySchema(ma.Schema):
     mode = fields.String(load_default="valid_only", validate=validate.OneOf(
         IMPORT_MODES, error="Mode attendu : valid_only (lignes valides seulement) ou all_or_nothing (tout ou rien)."))
-    territory = _text(64, metadata={"description": "territory of the imported people; default: the caller's"})
+    territory = Territory(metadata={"description": "territory of the imported people; default: the caller's"})
 
 
 class ImportFileSchema(ma.Schema):
