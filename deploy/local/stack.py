@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import shutil
-import shlex
 import socket
 import subprocess
 import sys
@@ -280,10 +279,6 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s") from None
             time.sleep(0.1)
-
-
-def shell_line(argv: list[str]) -> str:
-    return shlex.join(argv)
 
 
 def full_env(extra: dict[str, str]) -> dict[str, str]:

@@ -29,9 +29,9 @@ class Settings:
     log_level: str
     relay_interval_s: float
     topic_prefix: str
+    region: Region  # its territories, partner structures and defaults (REGION_FILE)
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 0  # a worker's Prometheus metrics over HTTP; 0: none
-    region: Region  # its territories, partner structures and defaults (REGION_FILE)
     extra: dict = field(default_factory=dict)
 
     def events_topic(self, service: str) -> str:
