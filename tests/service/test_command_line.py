@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
-from stack import SERVICES
+from stack import SERVICES, StackConfig
+
+AUDE = StackConfig.region_file  # the dataclass field's default: deploy/regions/aude.yaml
 
 # What a shell without any of the platform's settings has.
 EMPTY_ENVIRONMENT = {"PATH": "/usr/bin:/bin"}
@@ -44,7 +46,8 @@ def test_a_command_without_settings_says_what_is_missing_in_one_line():
 
 def test_a_command_whose_database_does_not_answer_says_so_in_one_line():
     done = flask("--app", "notifications.wsgi", "evaluate-rules",
-                 env={**EMPTY_ENVIRONMENT, "AUTH_JWT_SECRET": "x", "MONGODB_URL": "mongodb://127.0.0.1:9"})
+                 env={**EMPTY_ENVIRONMENT, "AUTH_JWT_SECRET": "x", "MONGODB_URL": "mongodb://127.0.0.1:9",
+                      "REGION_FILE": str(AUDE)})
 
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
