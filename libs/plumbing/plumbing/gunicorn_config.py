@@ -3,7 +3,8 @@
 
 Makes /metrics add up every gunicorn process (prometheus-client's multiprocess mode): each process
 writes its metrics to files in PROMETHEUS_MULTIPROC_DIR. Without that variable, a fresh temporary
-folder is used. Only hooks live here: bind, workers and timeouts stay on the command line.
+folder is used. Only hooks live here, and one setting: bind, workers and timeouts stay on the
+command line.
 """
 import os
 import tempfile
@@ -12,6 +13,10 @@ from pathlib import Path
 # Set before anything imports prometheus_client: it chooses file-backed values at import time.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clause-metrics-")
+
+# gunicorn 27's control socket has one default path per user, which the four services of one
+# machine would fight over; nothing here uses it (older gunicorn ignores the name).
+control_socket_disable = True
 
 
 def on_starting(server):
