@@ -9,9 +9,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tools="${CLAUSES_TOOLS_DIR:-$HOME/.cache/clauses-sociales}"
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
 ferretdb_version=v1.24.2
-ferretdb_patch="$here/ferretdb-atomic-writes.patch"
+ferretdb_patches=("$here"/ferretdb/*.patch)
 kafka_dir="$tools/kafka-$kafka_version"
-ferretdb_dir="$tools/ferretdb-$ferretdb_version-$(sha256sum "$ferretdb_patch" | cut -c1-8)"
+ferretdb_dir="$tools/ferretdb-$ferretdb_version-$(cat "${ferretdb_patches[@]}" | sha256sum | cut -c1-8)"
 
 if ! ls /usr/lib/postgresql/*/bin/postgres > /dev/null 2>&1; then
   echo "Installing Debian's PostgreSQL server (FerretDB's storage)…"
@@ -37,14 +37,14 @@ if [ ! -x "$ferretdb_dir/ferretdb" ]; then
   echo "Building FerretDB $ferretdb_version from the Go module proxy into $ferretdb_dir…"
   # FerretDB's own main refuses to start without build/version/version.txt, which its release
   # tooling writes (the module leaves it out): build from a copy of the module with that file,
-  # and with our patch that makes conditional writes atomic (see the patch's comment).
+  # and with our patches (deploy/local/ferretdb/: atomic conditional writes, $in handed to PostgreSQL).
   src=$(go mod download -json "github.com/FerretDB/FerretDB@$ferretdb_version" |
         sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   build=$(mktemp -d)
   trap 'rm -rf "$build"' EXIT
   cp -r "$src/." "$build" && chmod -R u+w "$build"
   echo "$ferretdb_version" > "$build/build/version/version.txt"
-  (cd "$build" && git apply "$ferretdb_patch")
+  for patch in "${ferretdb_patches[@]}"; do (cd "$build" && git apply "$patch"); done
   mkdir -p "$ferretdb_dir"
   (cd "$build" && GOFLAGS=-mod=mod go build -trimpath -o "$ferretdb_dir/ferretdb.tmp" ./cmd/ferretdb)
   mv "$ferretdb_dir/ferretdb.tmp" "$ferretdb_dir/ferretdb"

@@ -22,8 +22,9 @@ HERE = Path(__file__).resolve().parent
 TOOLS_DIR = Path(os.environ.get("CLAUSES_TOOLS_DIR", Path.home() / ".cache" / "clauses-sociales"))
 KAFKA_VERSION = re.search(r"<kafka.version>(.+)</kafka.version>", (HERE / "kafka" / "pom.xml").read_text()).group(1)
 FERRETDB_VERSION = "v1.24.2"
-# infra.sh builds FerretDB with this patch, in a folder named after it
-FERRETDB_BUILD = f"ferretdb-{FERRETDB_VERSION}-{hashlib.sha256((HERE / 'ferretdb-atomic-writes.patch').read_bytes()).hexdigest()[:8]}"
+# infra.sh builds FerretDB with the patches of deploy/local/ferretdb/, in a folder named after them
+FERRETDB_BUILD = "ferretdb-{}-{}".format(FERRETDB_VERSION, hashlib.sha256(b"".join(
+    patch.read_bytes() for patch in sorted((HERE / "ferretdb").glob("*.patch")))).hexdigest()[:8])
 KAFKA_HEAP = "-Xmx512m"
 SERVICES = ("markets", "participants", "hours", "notifications")
 LOCAL_JWT_SECRET = "local-development-only-secret-not-for-production"
