@@ -26,6 +26,14 @@ def probe(platform, api_key: dict, line: dict) -> dict:
     return platform.call("POST", "hours", "/api/v1/declarations", api_key, line, expect=(201, 422))
 
 
+def settled_probe(platform, api_key: dict, line: dict) -> dict:
+    """The answer once the hours service knows the lot, its market's status and the participant (each
+    web worker may keep what it read for HOURS_READ_CACHE_SECONDS)."""
+    not_yet = ("lot_not_held", "lot_not_in_execution", "participant_unknown")
+    return wait_until(lambda: (r := probe(platform, api_key, line)).get("rule") not in not_yet and r, timeout=60,
+                      what="the hours service to learn the lot, its market and the participant")
+
+
 def flask_command(platform, *args: str) -> str:
     """A scheduled command of the participants service, run as the platform's scheduler would."""
     env = {**os.environ, **platform.config.service_env("participants")}
@@ -47,8 +55,7 @@ def test_hours_declared_after_the_counting_window_has_ended_are_refused(stack):
 
     line = {"lot_id": lot["id"], "participant_id": participant_id, "month": "2026-02", "hours": 35,
             "mode": "direct_hire", "contract_type": "cdd"}
-    refused = wait_until(lambda: (r := probe(platform, api_key, line)).get("rule") not in (
-        "lot_not_held", "participant_unknown") and r, timeout=60, what="the hours service to learn the window")
+    refused = settled_probe(platform, api_key, line)
     assert refused["status"] == 422
     assert refused["rule"] == "participant_not_eligible"
     assert refused["detail"].endswith("ses heures comptent du 01/01/2024 au 31/12/2025.")
@@ -84,7 +91,7 @@ def test_an_erasure_removes_the_identity_everywhere_and_the_statistics_stay(stac
     wait_until(lambda: s.lot(lot["id"])["progress"]["realised_hours"] == 240, timeout=60, what="240 hours")
     before_month = {**{"lot_id": lot["id"], "participant_id": participant_id, "hours": 10,
                        "mode": "direct_hire"}, "month": "2026-01"}  # before entry: refused, never counted
-    assert probe(platform, api_key, before_month)["rule"] == "participant_not_eligible"
+    assert settled_probe(platform, api_key, before_month)["rule"] == "participant_not_eligible"
     statistics_path = f"/api/v1/participants/statistics?territory={CARCASSONNE}"
     statistics = platform.call("GET", "participants", statistics_path, s.facilitator)
     assert statistics["by_outcome"].get("permanent_contract", 0) >= 1

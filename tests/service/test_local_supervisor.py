@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import supervise
+from support import wait_until
 from supervise import Supervisor
 
 
@@ -59,7 +60,8 @@ def test_a_stop_reaches_the_children_of_every_process(quick, tmp_path):
 
     run_until(supervisor, lambda: (tmp_path / "child.pid").exists())
 
-    assert gone(int((tmp_path / "child.pid").read_text()))
+    child = int((tmp_path / "child.pid").read_text())
+    wait_until(lambda: gone(child), timeout=5, what="the child killed with its group")  # SIGKILL is not instant
     assert not (tmp_path / "run" / "stubborn.pid").exists()
 
 
