@@ -55,6 +55,11 @@ class StackConfig:
         return self.base_port + 2
 
     @property
+    def smtp_port(self) -> int:
+        """The local SMTP sink the notifications service sends its e-mails to."""
+        return self.base_port + 3
+
+    @property
     def kafka_controller_port(self) -> int:
         """The KRaft controller's listener (the broker is its own controller)."""
         return self.base_port + 4
@@ -63,11 +68,6 @@ class StackConfig:
     def postgres_port(self) -> int:
         """The PostgreSQL server FerretDB stores its documents in."""
         return self.base_port + 5
-
-    @property
-    def smtp_port(self) -> int:
-        """The local SMTP sink the notifications service sends its e-mails to."""
-        return self.base_port + 3
 
     @property
     def mail_dir(self) -> Path:

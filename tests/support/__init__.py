@@ -153,7 +153,12 @@ def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) 
         producer.close(timeout=5)
 
 
+_created_topics: set[tuple[str, str]] = set()  # (bootstrap, topic): one admin round trip per topic
+
+
 def create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None:
+    if (bootstrap, topic) in _created_topics:
+        return
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(topic, partitions, 1)])
@@ -161,6 +166,7 @@ def create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None:
         pass
     finally:
         admin.close()
+    _created_topics.add((bootstrap, topic))
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 10.0, expect: int = 1) -> list:

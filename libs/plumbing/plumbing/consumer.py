@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from tenacity import retry, retry_if_exception_type, wait_exponential
 
 from . import events, metrics
-from .database import connect_database, one_of
+from .database import connect_database
 from .kafka import Message, Publisher, ensure_topics, make_consumer
 from .logs import configure_logging, request_id_var
 from .outbox import pending_documents, relay_once
@@ -55,8 +55,9 @@ _IN_CHUNK = 1000
 
 
 def _already_applied(event_ids: list[str]) -> set[str]:
-    return {event_id for start in range(0, len(event_ids), _IN_CHUNK)
-            for event_id in ProcessedEvent.objects(**one_of("id", event_ids[start:start + _IN_CHUNK])).scalar("id")}
+    return {doc["_id"] for start in range(0, len(event_ids), _IN_CHUNK)
+            for doc in ProcessedEvent._get_collection().find({"_id": {"$in": event_ids[start:start + _IN_CHUNK]}},
+                                                             {"_id": 1})}
 
 
 def _remember(applied: list[events.Event]) -> None:

@@ -7,7 +7,6 @@ from pymongo.errors import BulkWriteError
 from plumbing import auth, region
 from plumbing.auth import Principal, new_api_key
 from plumbing.consumer import Unapplicable
-from plumbing.database import one_of
 from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
 
@@ -204,7 +203,7 @@ class Rules:
         self.declared: dict[tuple[str, str], list[tuple[str, domain.Declared]]] = {}
         months = sorted({_month(line["period"]) for line in lines})
         for chunk in chunks(participant_ids):
-            for stored in Declaration.objects(**one_of("participant_id", chunk), **one_of("month", months)).only(
+            for stored in Declaration.objects(participant_id__in=chunk, month__in=months).only(
                     "id", "lot_id", "participant_id", "month", "period_start", "period_end", "status", "centihours"):
                 self._add(stored, in_force=stored.status in IN_FORCE, in_request=False)
 

@@ -8,7 +8,6 @@ seconds later by the others. API keys are never cached: a revocation acts at onc
 process has its own cache; a ttl of 0 turns it off.
 """
 from cachetools import TTLCache
-from plumbing.database import one_of
 
 _IN_CHUNK = 1000  # keeps $in lists of a 10,000-line batch to a reasonable size
 _MISSING = object()
@@ -20,7 +19,7 @@ def chunks(values: list, size: int = _IN_CHUNK):
 
 
 def load_by_id(cls, ids) -> dict:
-    return {doc.id: doc for chunk in chunks(sorted(set(ids))) for doc in cls.objects(**one_of("id", chunk))}
+    return {doc.id: doc for chunk in chunks(sorted(set(ids))) for doc in cls.objects(id__in=chunk)}
 
 
 class ReadCache:
