@@ -96,7 +96,7 @@ def seed(platform: Platform) -> None:
     operator = platform.token("operator", *region.territories)
     facilitator = platform.token("facilitator", *region.territories, subject="demo-seed")
     for code, trade in DEMO_TRADES.items():
-        platform.call("PUT", "markets", f"/api/v1/trades/{code}", facilitator,
+        platform.call("PUT", "markets", f"/api/v1/trades/{code}", operator,
                       {**trade, "hourly_cost": "30", "insertion_rate": "0.05"})
     if region.id == DEMO_REGION.id:
         for buyer in DEMO_BUYERS:

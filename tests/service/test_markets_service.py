@@ -141,6 +141,33 @@ def test_calls_without_token_or_outside_the_territory_are_refused(client, facili
                        headers=auth("operator", CARCASSONNE)).status_code == 403
 
 
+def test_a_market_names_only_a_buyer_of_the_callers_territories(client, facilitator, buyer, auth):
+    narbonne = auth("facilitator", NARBONNE)
+    foreign = client.post("/api/v1/markets", headers=narbonne,
+                          json={**MARKET, "lead_territory": NARBONNE, "buyer_id": buyer["id"]})
+    missing = client.post("/api/v1/markets", headers=narbonne,
+                          json={**MARKET, "lead_territory": NARBONNE, "buyer_id": "nobody"})
+    # Refused as a buyer that does not exist: the answer does not tell that it does, nor its name.
+    assert foreign.status_code == missing.status_code == 422
+    assert foreign.mimetype == "application/problem+json"
+    assert foreign.json["detail"] == missing.json["detail"] == ("Acheteur inconnu sur vos territoires : "
+                                                                "enregistrez-le d'abord.")
+    assert foreign.json["errors"] == missing.json["errors"] == {"buyer_id": ["Inconnu."]}
+    assert BUYER["name"] not in foreign.get_data(as_text=True)
+    assert client.get("/api/v1/markets", headers=narbonne).json == []
+    assert client.get(f"/api/v1/buyers/{buyer['id']}", headers=facilitator).json["statistics"]["markets"] == 0
+
+    # A market shared with Narbonne cannot be moved to a buyer of Narbonne, nor to another, by update.
+    shared = create_market(client, facilitator, buyer, associated_territories=[NARBONNE])
+    other = client.post("/api/v1/buyers", headers=narbonne, json={**BUYER, "siret": "21110262000013",
+                                                                   "name": "Commune de Narbonne",
+                                                                   "territory": NARBONNE})
+    assert other.status_code == 201, other.json
+    moved = client.patch(f"/api/v1/markets/{shared['id']}", json={"buyer_id": other.json["id"]}, headers=narbonne)
+    assert moved.status_code == 422 and moved.mimetype == "application/problem+json"
+    assert client.get(f"/api/v1/markets/{shared['id']}", headers=facilitator).json["buyer_id"] == buyer["id"]
+
+
 def test_a_market_moves_one_step_at_a_time_and_illegal_moves_get_409(client, facilitator, buyer):
     market = create_market(client, facilitator, buyer)
 
@@ -208,19 +235,28 @@ def test_a_lot_gets_the_quota_of_the_sizing_formula_with_its_breakdown(client, f
     assert client.post(f"/api/v1/markets/{lot['market_id']}/lots", json=LOT, headers=facilitator).status_code == 409
 
 
-def test_the_reference_table_fills_defaults_and_a_change_never_rewrites_existing_lots(client, facilitator, buyer):
-    client.put("/api/v1/trades/masonry", headers=facilitator, json={
+def test_the_reference_table_fills_defaults_and_a_change_never_rewrites_existing_lots(client, facilitator, buyer,
+                                                                                      auth):
+    operator = auth("operator", NARBONNE)  # any operator of the region keeps its one table
+    client.put("/api/v1/trades/masonry", headers=operator, json={
         "label": "Maçonnerie", "labour_share": "0.50", "hourly_cost": "30", "insertion_rate": "0.05"})
     market = create_market(client, facilitator, buyer)
     by_trade = client.post(f"/api/v1/markets/{market['id']}/lots", headers=facilitator,
                            json={"number": 1, "title": "Gros œuvre", "trade": "masonry", "amount_excl_vat": 1000000})
     assert by_trade.json["quota"]["hours"] == 833
 
-    changed = client.put("/api/v1/trades/masonry", headers=facilitator, json={
+    changed = client.put("/api/v1/trades/masonry", headers=operator, json={
         "label": "Maçonnerie", "labour_share": "0.60", "hourly_cost": "30", "insertion_rate": "0.05"})
     assert changed.json["labour_share"] == "0.60"
     assert client.get(f"/api/v1/lots/{by_trade.json['id']}", headers=facilitator).json["quota"]["hours"] == 833
     assert client.get("/api/v1/trades", headers=facilitator).json[0]["code"] == "masonry"
+
+    # A territory's facilitator cannot rewrite the region's table for everyone.
+    rewrite = client.put("/api/v1/trades/masonry", headers=facilitator, json={
+        "label": "Maçonnerie", "labour_share": "0.90", "hourly_cost": "30", "insertion_rate": "0.05"})
+    assert rewrite.status_code == 403 and rewrite.mimetype == "application/problem+json"
+    assert rewrite.json["detail"] == "Action réservée aux profils : opérateur."
+    assert float(client.get("/api/v1/trades", headers=facilitator).json[0]["labour_share"]) == 0.6
 
     without = client.post(f"/api/v1/markets/{market['id']}/lots", headers=facilitator,
                           json={"number": 2, "title": "Peinture", "amount_excl_vat": 1000})

@@ -134,9 +134,12 @@ class Markets(MethodView):
     def post(self, data):
         """Create a market (facilitator of its lead territory)"""
         require_territory([data["lead_territory"]], "ce marché (territoire pilote)")
-        buyer = Buyer.objects(id=data["buyer_id"]).first()
+        # A buyer of another territory answers exactly as one that does not exist: its existence is not
+        # the caller's business, and a market would otherwise count in that buyer's statistics.
+        buyer = Buyer.objects(id=data["buyer_id"], territory__in=list(current_principal().territories)).first()
         if buyer is None:
-            raise problem(422, "Acheteur inconnu : enregistrez-le d'abord.", errors={"buyer_id": ["Inconnu."]})
+            raise problem(422, "Acheteur inconnu sur vos territoires : enregistrez-le d'abord.",
+                          errors={"buyer_id": ["Inconnu."]})
         return handlers.create_market(data, buyer, current_principal().subject)
 
     @allow(*PEOPLE)
@@ -304,7 +307,7 @@ class Trades(MethodView):
 
 @blp.route("/trades/<code>")
 class TradeByCode(MethodView):
-    @allow("facilitator")
+    @allow("operator")  # one table for the whole region: its operators keep it, not a territory's facilitator
     @blp.arguments(TradeSchema)
     @blp.response(200, TradeSchema)
     def put(self, data, code):
