@@ -102,7 +102,7 @@ def seed(platform: Platform) -> None:
         for buyer in DEMO_BUYERS:
             platform.call("POST", "markets", "/api/v1/buyers", facilitator, buyer, expect=(201, 409))
         for territory in DEMO_TERRITORIES:
-            platform.call("PUT", "hours", f"/api/v1/territories/{territory}/settings", facilitator,
+            platform.call("PUT", "hours", f"/api/v1/declarations/territory-settings/{territory}", facilitator,
                           {"auto_validation": True})
     recipients = partner_recipients(region)
     known = {r["email"] for r in platform.call("GET", "notifications", "/api/v1/recipients?page_size=100",

@@ -264,7 +264,7 @@ def test_an_upload_needs_the_month_column_or_both_date_columns(client, contracto
 
 # --- each territory's settings -------------------------------------------------------------------------------
 def settings_url(territory: str) -> str:
-    return f"/api/v1/territories/{territory}/settings"
+    return f"/api/v1/declarations/territory-settings/{territory}"
 
 
 def test_a_territorys_facilitators_read_and_set_its_settings_and_nobody_else(client, contractor_key, facilitator,
@@ -306,7 +306,7 @@ def test_a_territorys_facilitators_read_and_set_its_settings_and_nobody_else(cli
     assert (back["auto_validation"], back["monthly_ceiling_hours"], back["effective_monthly_ceiling_hours"]) == \
         (False, None, 208)
 
-    spec = client.get("/docs/hours/openapi.json").json["paths"]["/api/v1/territories/{territory}/settings"]
+    spec = client.get("/docs/hours/openapi.json").json["paths"]["/api/v1/declarations/territory-settings/{territory}"]
     assert set(spec) >= {"get", "put"} and "requestBody" in spec["put"]
 
 

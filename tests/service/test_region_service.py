@@ -76,7 +76,7 @@ def test_a_territory_the_region_does_not_have_is_refused_in_a_query(service, aut
 
 
 @pytest.mark.parametrize("name, path", [("markets", "/api/v1/territories/{}/settings"),
-                                        ("hours", "/api/v1/territories/{}/settings"),
+                                        ("hours", "/api/v1/declarations/territory-settings/{}"),
                                         ("participants", "/api/v1/participants/territory-settings/{}")])
 def test_a_territory_the_region_does_not_have_is_not_found_in_a_path(service, auth, name, path):
     client, _ = service(name)
@@ -113,12 +113,12 @@ def client(service_env, region_file):  # noqa: F811 - the hours service, started
 def test_a_territory_of_the_hours_service_shows_the_region_files_defaults_until_it_sets_its_own(
         client, facilitator, auth):
     def shown(territory, headers=facilitator):
-        settings = client.get(f"/api/v1/territories/{territory}/settings", headers=headers).json
+        settings = client.get(f"/api/v1/declarations/territory-settings/{territory}", headers=headers).json
         return settings["auto_validation"], settings["monthly_ceiling_hours"], settings["effective_monthly_ceiling_hours"]
     assert shown(CARCASSONNE) == (True, None, 151.67)
     assert shown(NARBONNE, auth("facilitator", NARBONNE)) == (True, None, 208)  # the Aude example's
-    client.put(f"/api/v1/territories/{CARCASSONNE}/settings", json={"auto_validation": False,
-                                                                    "monthly_ceiling_hours": 180}, headers=facilitator)
+    client.put(f"/api/v1/declarations/territory-settings/{CARCASSONNE}",
+               json={"auto_validation": False, "monthly_ceiling_hours": 180}, headers=facilitator)
     assert shown(CARCASSONNE) == (False, 180, 180)
 
 
@@ -128,8 +128,8 @@ def test_lines_follow_the_region_files_auto_validation_and_ceiling_until_the_ter
     over = client.post("/api/v1/declarations", json={**LINE, "month": "2026-02", "hours": 151.68},
                        headers=contractor_key)
     assert over.status_code == 422 and over.json["rule"] == "hours_above_ceiling"
-    client.put(f"/api/v1/territories/{CARCASSONNE}/settings", json={"auto_validation": False,
-                                                                    "monthly_ceiling_hours": 180}, headers=facilitator)
+    client.put(f"/api/v1/declarations/territory-settings/{CARCASSONNE}",
+               json={"auto_validation": False, "monthly_ceiling_hours": 180}, headers=facilitator)
     line = client.post("/api/v1/declarations", json={**LINE, "month": "2026-02", "hours": 151.68},
                        headers=contractor_key)
     assert (line.status_code, line.json["status"]) == (201, "submitted")

@@ -418,7 +418,9 @@ def _own_territory(territory: str) -> None:
         raise problem(403, "Seuls les facilitateurs de ce territoire consultent et règlent ses paramètres.")
 
 
-@blp.route("/territories/<territory>/settings")
+# Under /declarations: the markets service serves /territories/<territory>/settings (its own settings),
+# and the gateway routes by prefix.
+@blp.route("/declarations/territory-settings/<territory>")
 class TerritorySettingsOfTerritory(MethodView):
     @allow("facilitator")
     @blp.response(200, TerritorySettingsSchema)
