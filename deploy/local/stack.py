@@ -112,6 +112,7 @@ class StackConfig:
             "SMTP_FROM": "alertes@clauses-sociales.example",
             "NOTIFICATIONS_PUBLIC_URL": f"{self.url('markets')}/api/v1",
             "NOTIFICATIONS_DELIVERY_INTERVAL_S": "0.5",
+            "NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # webhook receivers of demos and tests run here
         }
 
     def infra_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:

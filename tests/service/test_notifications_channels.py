@@ -1,6 +1,7 @@
 """Notifications delivered for real: a real SMTP server (aiosmtpd), a real webhook receiver on 127.0.0.1,
 the real worker (consumer and delivery loop) on the real broker and store, and the operator commands."""
 import json
+import socket
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,7 +50,7 @@ def app(service_env, mail):
                 SMTP_FROM="alertes@clauses-sociales.example", NOTIFICATIONS_PUBLIC_URL=PUBLIC_URL,
                 NOTIFICATIONS_RETRY_BASE_S="0.2", NOTIFICATIONS_RETRY_MAX_S="0.8",
                 NOTIFICATIONS_DELIVERY_INTERVAL_S="0.1", NOTIFICATIONS_WEBHOOK_TIMEOUT_S="2",
-                NOTIFICATIONS_NO_DECLARATION_DAYS="30")
+                NOTIFICATIONS_NO_DECLARATION_DAYS="30", NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
     from notifications.app import create_app
     return create_app()
 
@@ -126,7 +127,7 @@ def test_a_mail_server_down_for_a_while_gets_each_mail_exactly_once_when_it_is_b
     assert {(d["recipient_id"], d["channel"], d["mode"]) for d in failing} == {
         (claire["id"], "email", "immediate"), (sophie["id"], "email", "immediate")}
     first = failing[0]["attempts"][0]
-    assert first["outcome"] == "failed" and first["detail"].startswith("SMTP ConnectionRefusedError")
+    assert first["outcome"] == "failed" and first["detail"] == "serveur de courriel : connexion refusée"
     assert mail.messages == []
 
     mail.start()
@@ -209,7 +210,7 @@ def test_a_webhook_answering_500_then_200_gets_the_alert_once_signed(
     log = deliveries(client, operator, alert_id=body["alerts"][0]["id"])
     assert len(log) == 1 and log[0]["status"] == "sent"
     assert [(a["outcome"], a["detail"]) for a in log[0]["attempts"]] == [
-        ("failed", "HTTP 500"), ("failed", "HTTP 500"), ("sent", "HTTP 200")]
+        ("failed", "réponse HTTP 500"), ("failed", "réponse HTTP 500"), ("sent", "réponse HTTP 200")]
 
     produce(infra.kafka_bootstrap, topic("markets.events"), encode(event), key=b"lot-1")  # replayed
     again = lot_event(previous_status="on_track", status="at_risk")  # same lot, same state, new event
@@ -217,6 +218,84 @@ def test_a_webhook_answering_500_then_200_gets_the_alert_once_signed(
     wait_until(lambda: processed(again.id), timeout=30, what="the replays consumed")
     time.sleep(1)
     assert len(receiver.calls) == 3
+
+
+@pytest.fixture
+def strict(service_env, mail):
+    """The same service and database with no allow-list: webhooks reach public addresses only."""
+    service_env("notifications", SMTP_HOST="127.0.0.1", SMTP_PORT=str(mail.port), NOTIFICATIONS_RETRY_BASE_S="0.2",
+                NOTIFICATIONS_RETRY_MAX_S="0.8", NOTIFICATIONS_WEBHOOK_TIMEOUT_S="2",
+                NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS="")
+    from notifications.app import create_app
+    return create_app()
+
+
+INTERNAL = [("http://127.0.0.1:{port}/hooks", "boucle locale"), ("http://localhost:{port}/hooks", "boucle locale"),
+            ("http://[::1]:{port}/hooks", "boucle locale"),
+            ("http://10.0.0.7/", "réseau privé"), ("http://192.168.1.20:8080/", "réseau privé"),
+            ("http://[fd00::7]/", "réseau privé"), ("http://100.64.0.1/", "réseau privé"),
+            ("http://169.254.169.254/latest/meta-data/", "lien local"), ("http://[fe80::1]/", "lien local"),
+            ("http://0.0.0.0:{port}/", "adresse non spécifiée"), ("http://224.0.0.1/", "multidiffusion"),
+            ("http://240.0.0.1/", "adresse réservée")]
+
+
+def test_a_webhook_to_the_internal_network_is_refused_and_nothing_is_written(strict, operator, receiver):
+    client = strict.test_client()
+    system = recipient(client, operator, NARBONNE, "SI du Grand Narbonne", "si@legrandnarbonne.example")
+    port = receiver.url.split(":")[2].split("/")[0]
+    for url, reason in INTERNAL:
+        refused = client.put(f"/api/v1/recipients/{system['id']}/webhook", json={"url": url.format(port=port)},
+                             headers=operator)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json", url
+        assert f"(adresse refusée : {reason})" in refused.json["detail"], (url, refused.json)
+    assert client.get(f"/api/v1/recipients/{system['id']}", headers=operator).json["has_webhook"] is False
+    assert receiver.calls == []
+    public = client.put(f"/api/v1/recipients/{system['id']}/webhook", json={"url": "https://93.184.215.14/hooks"},
+                        headers=operator)
+    assert public.status_code == 200  # a public address is set (and not called now)
+
+
+def test_the_delivery_log_tells_why_a_webhook_failed_in_french_and_checks_the_address_again(
+        app, strict, client, operator, receiver):
+    from notifications.handlers import apply_lot_event
+    system = recipient(client, operator, NARBONNE, "SI du Grand Narbonne", "si@legrandnarbonne.example")
+    hook_url = f"/api/v1/recipients/{system['id']}/webhook"
+
+    def point_at(url: str) -> None:
+        response = client.put(hook_url, json={"url": url}, headers=operator)
+        assert response.status_code == 200, response.json
+        receiver.secret = response.json["secret"]
+
+    def attempt(on) -> None:
+        time.sleep(0.85)  # past the backoff of the last failure (at most 0.8 s)
+        cli(on, "deliver-pending")
+
+    point_at(receiver.url)
+    client.put(f"/api/v1/recipients/{system['id']}/subscriptions", headers=operator,
+               json={"subscriptions": [{"kind": "quota_reached", "channel": "webhook"}]})
+    apply_lot_event(lot_event("lot.quota_reached", realised_hours=100.0))
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nothing listens on
+    point_at(f"http://127.0.0.1:{closed.getsockname()[1]}/hooks")
+    attempt(app)
+    silent = socket.create_server(("127.0.0.1", 0))  # takes the connection, never answers
+    point_at(f"http://127.0.0.1:{silent.getsockname()[1]}/hooks")
+    attempt(app)
+    point_at(receiver.url)
+    receiver.answers = [500]
+    attempt(app)
+    attempt(strict)  # the operator no longer allows 127.0.0.1: the receiver is not called again
+    assert len(receiver.calls) == 1
+    attempt(app)
+    closed.close()
+    silent.close()
+
+    log = deliveries(client, operator)
+    assert [(a["outcome"], a["detail"]) for a in log[0]["attempts"]] == [
+        ("failed", "connexion refusée"), ("failed", "délai dépassé"), ("failed", "réponse HTTP 500"),
+        ("failed", "adresse refusée : boucle locale"), ("sent", "réponse HTTP 200")]
+    assert len(receiver.accepted) == 1 and [c["status"] for c in receiver.calls] == [500, 200]
 
 
 def test_the_operator_command_retries_with_backoff_and_never_twice(app, client, operator, mail):

@@ -5,7 +5,8 @@ import pytest
 from notifications.domain import (AUDIENCE_OF, NBSP, IncompleteEvent, Kind, LotFacts, alert_for,
                                   declaration_rejected_alert, delivery_id, digest_id, end_approaching_alert,
                                   format_date, format_hours, kinds_for, no_declaration_alert, retry_delay_s, sign,
-                                  signature_valid, window_ending_alert)
+                                  parse_allowed_hosts, signature_valid, webhook_address_refusal,
+                                  window_ending_alert)
 
 LOT = {"lot_id": "lot-1", "market_id": "market-1", "market_reference": "2026-CA-014",
        "market_title": "Réhabilitation du groupe scolaire Jean-Jaurès", "lot_number": 1,
@@ -197,3 +198,24 @@ def test_the_webhook_signature_is_an_hmac_of_the_timestamp_and_the_body():
 @pytest.mark.parametrize("day, expected", [(date(2026, 3, 1), "1er mars 2026"), (date(2026, 8, 15), "15 août 2026")])
 def test_dates_are_written_the_french_way(day, expected):
     assert format_date(day) == expected
+
+
+ALLOWED = parse_allowed_hosts(["127.0.0.1", " hooks.internal.example. ", "10.20.0.0/16", ""])
+
+
+@pytest.mark.parametrize("host, address, refusal", [
+    ("hooks.example.org", "93.184.215.14", None), ("hooks.example.org", "2606:4700::1111", None),
+    ("hooks.example.org", "::ffff:93.184.215.14", None),  # IPv4-mapped: the IPv4 address decides
+    ("x", "127.0.0.2", "boucle locale"), ("x", "::1", "boucle locale"), ("x", "::ffff:127.0.0.1", "boucle locale"),
+    ("x", "2002:7f00:1::", "boucle locale"),  # 6to4 carrying 127.0.0.1
+    ("x", "10.0.0.1", "réseau privé"), ("x", "172.16.5.4", "réseau privé"), ("x", "192.168.0.1", "réseau privé"),
+    ("x", "100.64.0.1", "réseau privé"), ("x", "fd12::1", "réseau privé"), ("x", "::ffff:10.0.0.1", "réseau privé"),
+    ("x", "169.254.169.254", "lien local"), ("x", "fe80::1", "lien local"),
+    ("x", "0.0.0.0", "adresse non spécifiée"), ("x", "::", "adresse non spécifiée"),
+    ("x", "224.0.0.251", "multidiffusion"), ("x", "ff02::1", "multidiffusion"),
+    ("x", "240.0.0.1", "adresse réservée"),
+    # the operator's allow-list: an address, a name (whatever it resolves to), a network
+    ("x", "127.0.0.1", None), ("HOOKS.internal.example", "10.9.9.9", None), ("x", "10.20.3.4", None),
+    ("x", "10.21.3.4", "réseau privé")])
+def test_a_webhook_reaches_public_addresses_and_those_the_operator_allows_only(host, address, refusal):
+    assert webhook_address_refusal(host, address, ALLOWED) == (refusal and f"adresse refusée : {refusal}")

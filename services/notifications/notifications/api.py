@@ -1,4 +1,5 @@
 """HTTP entrypoints of the notifications service: thin, they validate, authorise and call handlers."""
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
@@ -105,7 +106,11 @@ class Webhook(MethodView):
     @blp.response(200, WebhookSchema)
     def put(self, data, recipient_id):
         """Set (or rotate) the recipient's webhook; its signing secret is shown in this answer only"""
-        recipient, secret = handlers.set_webhook(_recipient(recipient_id), data["url"])
+        try:
+            recipient, secret = handlers.set_webhook(_recipient(recipient_id), data["url"],
+                                                     current_app.extensions["settings"].extra["webhook_allowed"])
+        except handlers.Refused as exc:
+            raise _refused(exc) from None
         return {"url": recipient.webhook_url, "secret": secret,
                 "signature": "X-Clause-Signature: sha256=HMAC-SHA256(secret, X-Clause-Timestamp + '.' + body)"}
 

@@ -10,7 +10,7 @@ from plumbing.contractor_keys import principal_for_contractor_key
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, handlers
+from . import api, domain, handlers
 
 def _time_zone(name: str) -> None:
     try:
@@ -31,6 +31,8 @@ EXTRA_SETTINGS = {
     "smtp_password": lambda env: env.str("SMTP_PASSWORD", None),
     "smtp_timeout_s": lambda env: env.float("SMTP_TIMEOUT_S", 10.0, validate=Range(min=0.1)),
     "webhook_timeout_s": lambda env: env.float("NOTIFICATIONS_WEBHOOK_TIMEOUT_S", 10.0, validate=Range(min=0.1)),
+    # host names, addresses or networks of the private network that webhooks may call (the local stack's)
+    "webhook_allowed": lambda env: domain.parse_allowed_hosts(env.list("NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS", [])),
     "delivery_interval_s": lambda env: env.float("NOTIFICATIONS_DELIVERY_INTERVAL_S", 2.0,
                                                  validate=Range(min=0.01)),
     "retry_base_s": lambda env: env.float("NOTIFICATIONS_RETRY_BASE_S", 30.0, validate=Range(min=0.01)),

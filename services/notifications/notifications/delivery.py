@@ -7,16 +7,18 @@ expire and the delivery is sent again: the receiver can recognise it by ``X-Clau
 or by its ``Message-ID`` (e-mails), which are the same for every attempt.
 """
 import hashlib
+import http.client
 import json
 import logging
 import smtplib
+import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from plumbing.outbox import ConcurrentUpdate, retry_on_conflict
@@ -102,6 +104,19 @@ def render_email(alerts: list[Alert], recipient: Recipient, public_url: str, dig
         _templates.get_template("alert.html").render(**values)
 
 
+# What the delivery log says of a failed call (French, for facilitators; the socket's own words go to the
+# logs): never enough to map the network behind the platform, and addresses there are not called at all.
+_FAILURES_FR = ((TimeoutError, "délai dépassé"), (ConnectionRefusedError, "connexion refusée"),
+                (ssl.SSLCertVerificationError, "certificat TLS refusé"),
+                (ssl.SSLError, "échec de la connexion chiffrée (TLS)"),
+                (ConnectionError, "connexion interrompue"), (http.client.HTTPException, "réponse illisible"),
+                (OSError, "serveur injoignable"))
+
+
+def _failure_fr(exc: Exception) -> str:
+    return next(label for kind, label in _FAILURES_FR if isinstance(exc, kind))
+
+
 def send_email(extra: dict, to: str, subject: str, text: str, html: str, delivery_id: str) -> None:
     message = EmailMessage()
     message["Subject"] = subject
@@ -120,16 +135,26 @@ def send_email(extra: dict, to: str, subject: str, text: str, html: str, deliver
             if extra["smtp_username"]:
                 smtp.login(extra["smtp_username"], extra["smtp_password"] or "")
             smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise SendFailed(f"SMTP {type(exc).__name__}: {exc}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise SendFailed(f"serveur de courriel : réponse {exc.smtp_code}") from exc
+    except smtplib.SMTPException as exc:
+        raise SendFailed("serveur de courriel : envoi refusé") from exc
+    except OSError as exc:
+        raise SendFailed(f"serveur de courriel : {_failure_fr(exc)}") from exc
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect is an answer that is not 2xx: a failed attempt
+class _PinnedConnection(http.client.HTTPConnection):
+    """An HTTP(S) connection to the address that was checked, not to what the name resolves to a moment later
+    (DNS rebinding); the Host header and the TLS certificate are still checked against the name."""
 
+    def __init__(self, host: str, port: int, address: str, timeout: float, tls: bool):
+        super().__init__(host, port, timeout=timeout)
+        self.address, self.tls = address, tls
 
-_opener = urllib.request.build_opener(_NoRedirect)
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        if self.tls:
+            self.sock = ssl.create_default_context().wrap_socket(self.sock, server_hostname=self.host)
 
 
 def webhook_body(delivery: Delivery, alerts: list[Alert], public_url: str) -> bytes:
@@ -140,18 +165,27 @@ def webhook_body(delivery: Delivery, alerts: list[Alert], public_url: str) -> by
 
 
 def send_webhook(extra: dict, url: str, secret: str, body: bytes, delivery_id: str, kind: str) -> int:
-    timestamp = str(int(time.time()))
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": "clauses-sociales-notifications/1",
-        "X-Clause-Signature": domain.sign(secret, timestamp, body), "X-Clause-Timestamp": timestamp,
-        "X-Clause-Delivery": delivery_id, "X-Clause-Event": kind})
     try:
-        with _opener.open(request, timeout=extra["webhook_timeout_s"]) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        raise SendFailed(f"HTTP {exc.code}") from None
-    except (OSError, ValueError) as exc:
-        raise SendFailed(f"{type(exc).__name__}: {exc}") from None
+        address = handlers.webhook_address(url, extra["webhook_allowed"])
+    except handlers.AddressRefused as refused:
+        raise SendFailed(refused.reason) from None
+    parts = urlsplit(url)
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "clauses-sociales-notifications/1",
+               "X-Clause-Signature": domain.sign(secret, timestamp, body), "X-Clause-Timestamp": timestamp,
+               "X-Clause-Delivery": delivery_id, "X-Clause-Event": kind}
+    connection = _PinnedConnection(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   address, extra["webhook_timeout_s"], tls=parts.scheme == "https")
+    try:
+        connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        raise SendFailed(_failure_fr(exc)) from exc
+    finally:
+        connection.close()
+    if not 200 <= status < 300:  # a redirect too: it is not followed
+        raise SendFailed(f"réponse HTTP {status}")
+    return status
 
 
 # --- the delivery loop --------------------------------------------------------------------------------
@@ -203,7 +237,7 @@ def _send(delivery: Delivery, extra: dict) -> tuple[str, str]:
     kind = "digest" if delivery.digest_day else alerts[0].kind
     status = send_webhook(extra, recipient.webhook_url, recipient.webhook_secret,
                           webhook_body(delivery, alerts, public_url), delivery.id, kind)
-    return "sent", f"HTTP {status}"
+    return "sent", f"réponse HTTP {status}"
 
 
 def deliver_one(delivery_id: str, extra: dict, now: datetime | None = None) -> str | None:
@@ -216,11 +250,12 @@ def deliver_one(delivery_id: str, extra: dict, now: datetime | None = None) -> s
         outcome, detail = _send(delivery, extra)
     except SendFailed as exc:
         outcome, detail = "failed", str(exc)[:500]
+        cause = repr(exc.__cause__) if exc.__cause__ else None  # for the operators' logs only
     _record(delivery.id, outcome, detail, extra)
     log_extra = {"delivery_id": delivery.id, "channel": delivery.channel, "outcome": outcome,
                  "attempt": len(delivery.attempts) + 1}
     if outcome == "failed":
-        log.warning("delivery failed; retried later", extra={**log_extra, "detail": detail})
+        log.warning("delivery failed; retried later", extra={**log_extra, "detail": detail, "error": cause})
     else:
         log.info("delivery done", extra=log_extra)
     return outcome

@@ -2,6 +2,7 @@
 retried and signed. Plain Python: no Flask, no Mongo, no Kafka."""
 import hashlib
 import hmac
+import ipaddress
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -289,6 +290,46 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def signature_valid(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+# --- where a webhook may point ------------------------------------------------------------------------
+# A webhook is a URL a user gives and the platform calls: without this rule it reaches the internal network
+# (databases, the broker, cloud metadata) and its delivery log tells which ports answer.
+ADDRESS_CLASSES_FR = (("is_unspecified", "adresse non spécifiée"), ("is_loopback", "boucle locale"),
+                      ("is_link_local", "lien local"), ("is_multicast", "multidiffusion"),
+                      ("is_reserved", "adresse réservée"), ("is_private", "réseau privé"))
+
+
+def address_refusal(address: str) -> str | None:
+    """Why the platform may not call this IP address (French, for the delivery log), or None when it may."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6:  # an IPv6 address that carries an IPv4 one reaches that one (Teredo is refused whole)
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
+    for test, label in ADDRESS_CLASSES_FR:
+        if getattr(ip, test):
+            return label
+    return None if ip.is_global else "réseau privé"  # shared address space (100.64.0.0/10) and the like
+
+
+def parse_allowed_hosts(entries) -> tuple[frozenset[str], tuple]:
+    """An operator's allow-list: host names, IP addresses and networks (``127.0.0.1``, ``10.0.0.0/8``)."""
+    names, networks = set(), []
+    for entry in (e.strip() for e in entries if e.strip()):
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            names.add(entry.lower().rstrip("."))
+    return frozenset(names), tuple(networks)
+
+
+def webhook_address_refusal(host: str, address: str, allowed: tuple[frozenset[str], tuple]) -> str | None:
+    """Why a webhook to ``host``, resolved to ``address``, may not be called; None when it may (a public
+    address, or a host or network the operator's allow-list names)."""
+    names, networks = allowed
+    if host.lower().rstrip(".") in names or any(ipaddress.ip_address(address) in n for n in networks):
+        return None
+    reason = address_refusal(address)
+    return reason and f"adresse refusée : {reason}"
 
 
 # --- payload checks ----------------------------------------------------------------------------------

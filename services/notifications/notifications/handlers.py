@@ -1,7 +1,9 @@
 """Service layer: what the notifications service does, called by the API, the CLI and the worker."""
 import logging
 import secrets
+import socket
 from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import mongoengine as me
@@ -61,8 +63,42 @@ def update_recipient(recipient: Recipient, changes: dict) -> Recipient:
     return _rewrite_recipient(recipient, **changes)
 
 
-def set_webhook(recipient: Recipient, url: str) -> tuple[Recipient, str]:
+class AddressRefused(Exception):
+    """The platform does not call this webhook: ``reason`` says why, in French, without the socket's words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def webhook_address(url: str, allowed) -> str:
+    """The IP address to call for this webhook, every address its host resolves to having been checked
+    (``domain.webhook_address_refusal``); AddressRefused otherwise. Checked when the webhook is set and again
+    before each call, since what a name resolves to can change."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except ValueError:
+        raise AddressRefused("adresse invalide") from None
+    except (OSError, UnicodeError):
+        raise AddressRefused("adresse introuvable") from None
+    addresses = [info[4][0] for info in infos]
+    for address in addresses:
+        reason = domain.webhook_address_refusal(parts.hostname, address, allowed)
+        if reason:
+            raise AddressRefused(reason)
+    return addresses[0]
+
+
+def set_webhook(recipient: Recipient, url: str, allowed) -> tuple[Recipient, str]:
     """Point the recipient's webhook at ``url`` with a new secret, returned once and never shown again."""
+    try:
+        webhook_address(url, allowed)
+    except AddressRefused as refused:
+        raise Refused(422, f"La plateforme n'appelle pas ce webhook ({refused.reason}) : seules les adresses "
+                           "publiques sont permises, sauf celles qu'un opérateur de la plateforme autorise "
+                           "(NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS).") from None
     secret = "whsec_" + secrets.token_urlsafe(32)
     recipient = _rewrite_recipient(recipient, webhook_url=url, webhook_secret=secret, webhook_set_at=_now())
     log.info("webhook set", extra={"recipient_id": recipient.id})
