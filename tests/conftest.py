@@ -88,7 +88,7 @@ def service_env(infra, isolation, monkeypatch):
         databases.append(database)
         values = {"MONGODB_URL": infra.mongodb_url, "MONGODB_DB": database,
                   "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "KAFKA_TOPIC_PREFIX": f"t{isolation}.",
-                  "AUTH_JWT_SECRET": TEST_JWT_SECRET, "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+                  "AUTH_JWT_SECRET": TEST_JWT_SECRET, "ENVIRONMENT": "development", "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
                   "OUTBOX_RELAY_INTERVAL_S": "0.05", "LOG_LEVEL": "WARNING",
                   "HOURS_READ_CACHE_SECONDS": "0",  # tests see each event's effect at once (one test turns it on)
                   "REGION_FILE": str(StackConfig.region_file),  # the Aude example (deploy/regions/aude.yaml)

@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plumbing.settings import DEVELOPMENT_JWT_SECRET
+
 HERE = Path(__file__).resolve().parent
 TOOLS_DIR = Path(os.environ.get("CLAUSES_TOOLS_DIR", Path.home() / ".cache" / "clauses-sociales"))
 KAFKA_VERSION = re.search(r"<kafka.version>(.+)</kafka.version>", (HERE / "kafka" / "pom.xml").read_text()).group(1)
@@ -27,7 +29,7 @@ FERRETDB_BUILD = "ferretdb-{}-{}".format(FERRETDB_VERSION, hashlib.sha256(b"".jo
     patch.read_bytes() for patch in sorted((HERE / "ferretdb").glob("*.patch")))).hexdigest()[:8])
 KAFKA_HEAP = "-Xmx512m"
 SERVICES = ("markets", "participants", "hours", "notifications")
-LOCAL_JWT_SECRET = "local-development-only-secret-not-for-production"
+LOCAL_JWT_SECRET = DEVELOPMENT_JWT_SECRET  # refused by every service outside ENVIRONMENT=development
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class StackConfig:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "AUTH_JWT_SECRET": self.jwt_secret,
+            "ENVIRONMENT": "development",  # the published secret above and dev-token are allowed
             "REGION_FILE": str(self.region_file),
             "PYTHONUNBUFFERED": "1",
             **(self.notifications_env() if service == "notifications" else {}),

@@ -46,7 +46,7 @@ def test_a_command_without_settings_says_what_is_missing_in_one_line():
 
 def test_a_command_whose_database_does_not_answer_says_so_in_one_line():
     done = flask("--app", "notifications.wsgi", "evaluate-rules",
-                 env={**EMPTY_ENVIRONMENT, "AUTH_JWT_SECRET": "x", "MONGODB_URL": "mongodb://127.0.0.1:9",
+                 env={**EMPTY_ENVIRONMENT, "AUTH_JWT_SECRET": "x" * 32, "MONGODB_URL": "mongodb://127.0.0.1:9",
                       "REGION_FILE": str(AUDE)})
 
     assert done.returncode == 1

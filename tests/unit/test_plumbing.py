@@ -1,4 +1,6 @@
 """Shared plumbing: settings, event envelope, identifiers, tokens."""
+import time
+
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -33,6 +35,42 @@ def test_a_service_refuses_to_start_without_a_way_to_verify_tokens(monkeypatch):
         load_settings("hours")
 
 
+@pytest.fixture
+def environment(monkeypatch):
+    """A runnable environment but for the secret and ENVIRONMENT, which each test sets."""
+    monkeypatch.setenv("REGION_FILE", str(StackConfig.region_file))
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("secret, reason", [
+    ("local-development-only-secret-not-for-production", "AUTH_JWT_SECRET is the published development secret"),
+    ("dev-only-insecure-jwt-secret-not-for-production", "AUTH_JWT_SECRET is the published development secret"),
+    ("s" * 31, "AUTH_JWT_SECRET is shorter than 32 bytes")])
+def test_outside_development_a_service_refuses_a_published_or_short_secret_saying_what_to_do(environment, secret,
+                                                                                           reason):
+    environment.setenv("AUTH_JWT_SECRET", secret)
+    with pytest.raises(SettingsError) as error:
+        load_settings("markets")  # production unless ENVIRONMENT says otherwise
+
+    message = str(error.value)
+    assert message.startswith(f"invalid environment for the markets service: {reason}; set a random one")
+    assert "\n" not in message and "ENVIRONMENT=development" in message
+
+
+def test_in_development_the_published_secret_is_accepted_and_a_long_random_one_anywhere(environment):
+    environment.setenv("AUTH_JWT_SECRET", "local-development-only-secret-not-for-production")
+    environment.setenv("ENVIRONMENT", "development")
+    assert load_settings("markets").environment == "development"
+
+    environment.setenv("AUTH_JWT_SECRET", "s" * 32)
+    environment.delenv("ENVIRONMENT")
+    assert load_settings("markets").environment == "production"
+    environment.setenv("ENVIRONMENT", "staging")
+    with pytest.raises(SettingsError, match="ENVIRONMENT"):
+        load_settings("markets")
+
+
 def test_settings_have_working_defaults_and_a_topic_namespace(monkeypatch):
     monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 40)
     monkeypatch.setenv("REGION_FILE", str(StackConfig.region_file))
@@ -43,6 +81,7 @@ def test_settings_have_working_defaults_and_a_topic_namespace(monkeypatch):
     assert settings.dead_letter_topic == "occitanie.hours.deadletter"
     assert settings.events_topic("markets") == "occitanie.markets.events"
     assert settings.extra == {"ceiling": 208}
+    assert (settings.max_request_bytes, settings.jwt_max_lifetime_hours) == (10 * 1024 * 1024, 24)
 
 
 def test_an_event_survives_the_wire_and_a_non_event_is_refused_with_its_reason():
@@ -77,6 +116,7 @@ def test_api_keys_are_random_hashed_and_carry_their_id():
 
 class _Settings:
     jwt_secret = "s" * 40
+    jwt_max_lifetime_hours = 24
     jwt_public_key = None
     jwks_url = None
     jwt_issuer = None
@@ -106,7 +146,8 @@ def test_production_tokens_are_verified_with_the_identity_providers_public_key()
         jwt_issuer = "https://idp.occitanie.example"
         jwt_audience = "clauses"
 
-    claims = {"sub": "u1", "role": "buyer", "territories": ["aude-grand-narbonne"], "exp": 4102444800,
+    now = int(time.time())
+    claims = {"sub": "u1", "role": "buyer", "territories": ["aude-grand-narbonne"], "iat": now, "exp": now + 3600,
               "iss": Production.jwt_issuer, "aud": "clauses"}
     principal = TokenVerifier(Production).verify(jwt.encode(claims, private, algorithm="RS256"))
     assert principal.role == "buyer"

@@ -15,6 +15,7 @@ import jwt
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 
+from . import guard  # noqa: F401 - every view uses @allow: the JSON reader is installed before one is decorated
 from .problems import problem
 from .settings import Settings
 
@@ -52,8 +53,14 @@ class TokenVerifier:
             key, algorithms = s.jwt_public_key, ["RS256", "ES256", "PS256"]
         else:
             key, algorithms = s.jwt_secret, ["HS256"]
+        # iat is required (identity providers all set it): with exp it bounds a token's lifetime, and
+        # PyJWT refuses one issued in the future.
         claims = jwt.decode(token, key, algorithms=algorithms, issuer=s.jwt_issuer, audience=s.jwt_audience,
-                            options={"require": ["sub", "exp"], "verify_aud": bool(s.jwt_audience)})
+                            options={"require": ["sub", "exp", "iat"], "verify_aud": bool(s.jwt_audience)})
+        if int(claims["exp"]) - int(claims["iat"]) > s.jwt_max_lifetime_hours * 3600:
+            raise problem(401, "Jeton d'authentification refusé : sa durée de validité dépasse "
+                               f"{s.jwt_max_lifetime_hours:g} h. Demandez un jeton plus court.",
+                          rule="token_lifetime_too_long")
         role = claims.get("role")
         territories = claims.get("territories")
         if role not in PERSON_ROLES or not isinstance(territories, list):
@@ -128,14 +135,14 @@ def _authenticate() -> Principal:
     if scheme.lower() == "bearer" and credentials:
         try:
             return current_app.extensions["token_verifier"].verify(credentials.strip())
-        except jwt.PyJWTError:
-            raise problem(401, "Jeton d'authentification invalide ou expiré.")
+        except (jwt.PyJWTError, RecursionError):  # a header nested deeper than json.loads goes
+            raise problem(401, "Jeton d'authentification invalide ou expiré.", rule="invalid_token")
     api_key = request.headers.get("X-API-Key") or (credentials.strip() if scheme.lower() == "apikey" else "")
     if api_key:
         resolve = current_app.extensions.get("api_key_resolver")
         principal = resolve(api_key) if resolve else None
         if principal is None:
-            raise problem(401, "Clé d'API inconnue ou révoquée.")
+            raise problem(401, "Clé d'API inconnue ou révoquée.", rule="invalid_api_key")
         return principal
     raise problem(401, "Authentification requise : présentez un jeton (Authorization: Bearer …) "
                        "ou une clé d'API (X-API-Key).")

@@ -3,16 +3,25 @@
 
 Makes /metrics add up every gunicorn process (prometheus-client's multiprocess mode): each process
 writes its metrics to files in PROMETHEUS_MULTIPROC_DIR. Without that variable, a fresh temporary
-folder is used. Only hooks live here, and one setting: bind, workers and timeouts stay on the
-command line.
+folder is used. Drops gunicorn's Server banner. Only hooks live here, and one setting: bind, workers
+and timeouts stay on the command line.
 """
 import os
 import tempfile
 from pathlib import Path
 
+from gunicorn.http import wsgi
+
 # Set before anything imports prometheus_client: it chooses file-backed values at import time.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clause-metrics-")
+
+# gunicorn writes "Server: gunicorn" on every answer and has no setting for it (benoitc/gunicorn#825): its default headers,
+# without that banner (what runs the platform is nobody else's business). Workers are forked from the
+# process that reads this file, so they all answer without it.
+_default_headers = wsgi.Response.default_headers
+wsgi.Response.default_headers = lambda self: [
+    line for line in _default_headers(self) if not line.lower().startswith("server:")]
 
 # gunicorn 27's control socket has one default path per user, which the four services of one
 # machine would fight over; nothing here uses it (older gunicorn ignores the name).

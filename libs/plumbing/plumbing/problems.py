@@ -11,6 +11,16 @@ from .outbox import ConcurrentUpdate
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# A problem's ``type`` is this base followed by the rule it names: the ``rule`` a caller passes
+# (``problem(409, "…", rule="lot_not_held")``), else the status's default below. These URIs identify
+# a rule for clients to compare; they are not meant to be fetched (README: "Problem types").
+PROBLEM_TYPE_BASE = "https://clauses-sociales.example/problems/"
+DEFAULT_RULES = {
+    400: "malformed_request", 401: "authentication_required", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "body_too_large", 415: "unsupported_media_type",
+    422: "validation_error", 428: "precondition_required", 429: "too_many_requests", 500: "internal_error",
+    503: "service_unavailable",
+}
 
 TITLES_FR = {
     400: "Requête incorrecte", 401: "Authentification requise", 403: "Accès refusé",
@@ -65,7 +75,8 @@ def problem(status: int, detail: str, **extra) -> Problem:
 
 
 def problem_response(status: int, detail: str, **extra):
-    body = {"type": "about:blank", "title": TITLES_FR.get(status, "Erreur"), "status": status,
+    rule = extra.get("rule") or DEFAULT_RULES.get(status)
+    body = {"type": PROBLEM_TYPE_BASE + rule if rule else "about:blank", "title": TITLES_FR.get(status, "Erreur"), "status": status,
             "detail": detail, "instance": request.path, **extra}
     response = jsonify(body)
     response.status_code = status
@@ -74,12 +85,13 @@ def problem_response(status: int, detail: str, **extra):
 
 
 class ProblemSchema(ma.Schema):
-    type = ma.fields.String(metadata={"description": "URI identifying the kind of problem"})
+    type = ma.fields.String(metadata={"description": "URI naming the rule: " + PROBLEM_TYPE_BASE + "<rule>"})
     title = ma.fields.String(metadata={"description": "Short French title"})
     status = ma.fields.Integer()
     detail = ma.fields.String(metadata={"description": "French explanation for the reader"})
     instance = ma.fields.String()
     errors = ma.fields.Dict(metadata={"description": "Per-field messages, for invalid data"})
+    rule = ma.fields.String(metadata={"description": "The business rule refused, when one is named"})
 
 
 class ProblemApi(Api):
@@ -113,6 +125,7 @@ class ProblemApi(Api):
             return self.handle_http_exception(error)
         if isinstance(error, ConcurrentUpdate):  # still conflicting after the retries
             return problem_response(409, "Cette ressource a été modifiée au même moment ; réessayez.")
-        log.exception("unexpected error")
+        # A bug: the traceback and the request id, never the request's data.
+        log.exception("unexpected error", extra={"method": request.method, "endpoint": request.endpoint})
         return problem_response(500, DETAILS_FR[500])
 

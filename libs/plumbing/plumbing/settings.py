@@ -11,6 +11,14 @@ class SettingsError(RuntimeError):
     """Raised at start-up when the environment does not describe a runnable service."""
 
 
+ENVIRONMENTS = ("development", "production")
+# The shared secret the local stack signs tokens with (deploy/local/stack.py, the README's examples).
+DEVELOPMENT_JWT_SECRET = "local-development-only-secret-not-for-production"
+# It and the one docker-compose.yml used to default to are public: anyone can sign tokens with them.
+PUBLISHED_JWT_SECRETS = frozenset({DEVELOPMENT_JWT_SECRET, "dev-only-insecure-jwt-secret-not-for-production"})
+MIN_JWT_SECRET_BYTES = 32  # HS256 wants a key as long as its hash (RFC 7518, 3.2)
+
+
 @dataclass(frozen=True)
 class Settings:
     service: str
@@ -30,6 +38,9 @@ class Settings:
     relay_interval_s: float
     topic_prefix: str
     region: Region  # its territories, partner structures and defaults (REGION_FILE)
+    environment: str = "production"  # "development": published secrets and dev-token allowed
+    max_request_bytes: int = 10 * 1024 * 1024  # larger bodies get a 413 before being read
+    jwt_max_lifetime_hours: float = 24  # a token valid for longer is refused
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 0  # a worker's Prometheus metrics over HTTP; 0: none
     extra: dict = field(default_factory=dict)
@@ -73,6 +84,10 @@ def load_settings(service: str, extra=None) -> Settings:
         jwks_url=env.str("AUTH_JWKS_URL", None),
         jwt_issuer=env.str("AUTH_JWT_ISSUER", None),
         jwt_audience=env.str("AUTH_JWT_AUDIENCE", None),
+        jwt_max_lifetime_hours=env.float("AUTH_JWT_MAX_LIFETIME_HOURS", 24, validate=Range(min=0, min_inclusive=False)),
+        # Production unless told otherwise: a forgotten setting must not open the development shortcuts.
+        environment=env.str("ENVIRONMENT", "production", validate=OneOf(ENVIRONMENTS)),
+        max_request_bytes=env.int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, validate=Range(min=1024)),
         log_level=env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])),
         relay_interval_s=env.float("OUTBOX_RELAY_INTERVAL_S", 0.2),
         # Lets several regions (or test runs) share one Kafka cluster without seeing each other.
@@ -91,9 +106,26 @@ def load_settings(service: str, extra=None) -> Settings:
         raise SettingsError(
             f"invalid environment for the {service} service: set one of AUTH_JWT_SECRET "
             "(local development), AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL to verify tokens")
+    _refuse_weak_secret(service, values["environment"], values["jwt_secret"])
     values["region"] = _region(service, region_file)
     set_current(values["region"])  # the process serves this region from now on
     return Settings(**values)
+
+
+def _refuse_weak_secret(service: str, environment: str, secret: str | None) -> None:
+    """Outside development, a secret anyone can read or guess would let anyone sign tokens."""
+    if environment == "development" or secret is None:
+        return
+    if secret in PUBLISHED_JWT_SECRETS:
+        reason = "AUTH_JWT_SECRET is the published development secret"
+    elif len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        reason = f"AUTH_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes"
+    else:
+        return
+    raise SettingsError(
+        f"invalid environment for the {service} service: {reason}; set a random one "
+        "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), or AUTH_JWKS_URL, "
+        "or ENVIRONMENT=development on a development machine")
 
 
 def _region(service: str, path: str | None) -> Region:

@@ -1,20 +1,22 @@
 """What every service's Flask app shares: the factory skeleton, request ids, health, CLI."""
 import copy
 import functools
+import html
 import logging
+import re
 import time
 
 import click
 import mongoengine as me
-from flask import Blueprint, Flask, current_app, g, request, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, g, request, send_from_directory
 from flask.cli import with_appcontext
-from flask.json.provider import DefaultJSONProvider
 from pymongo.errors import ConnectionFailure
 from swagger_ui_bundle import swagger_ui_path
 
 from . import metrics
 from .auth import SECURITY_SCHEMES, TokenVerifier, issue_token
 from .database import connect_database
+from .guard import guard_requests
 from .kafka import broker_reachable, consumer_group_lag, ensure_topics
 from .logs import configure_logging, new_request_id, request_id_var
 from .problems import ProblemApi, problem_response
@@ -23,9 +25,17 @@ from .settings import Settings, SettingsError
 log = logging.getLogger(__name__)
 
 
-class _JSONProvider(DefaultJSONProvider):
-    ensure_ascii = False  # French text stays readable in responses
-    sort_keys = False
+# The browsable docs: swagger-ui's own files, started by a script of ours rather than an inline one,
+# so that the page runs under the strict Content-Security-Policy of plumbing.guard.
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="fr">
+<head><meta charset="utf-8"><title>{title}</title><link rel="stylesheet" href="swagger-ui/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="swagger-ui/swagger-ui-bundle.js"></script><script src="swagger-ui-init.js"></script></body>
+</html>
+"""
+DOCS_SCRIPT = 'window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui", validatorUrl: null});\n'
+REQUEST_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # echoed in a header and logged: nothing else
 
 
 def create_service_app(settings: Settings, *, title: str, description: str, blueprints,
@@ -34,12 +44,9 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
     configure_logging(settings.service, settings.log_level)
     connect_database(settings)
     app = Flask(settings.service)
-    app.json = _JSONProvider(app)
     app.config.update(
         API_TITLE=title, API_VERSION="v1", OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX=f"/docs/{settings.service}", OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/",
-        OPENAPI_SWAGGER_UI_URL=f"/docs/{settings.service}/swagger-ui/",  # served below: works offline
         API_SPEC_OPTIONS={"info": {"description": description},
                           "components": {"securitySchemes": SECURITY_SCHEMES}},
     )
@@ -53,18 +60,29 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
     app.register_blueprint(health)
     app.register_blueprint(metrics.blueprint)
     app.extensions["consumed_topics"] = [settings.events_topic(service) for service in consumes]
-    app.add_url_rule(f"/docs/{settings.service}/swagger-ui/<path:filename>", "swagger_ui_asset",
-                     lambda filename: send_from_directory(swagger_ui_path, filename))
+    _serve_docs(app, f"/docs/{settings.service}", title)
     _track_requests(app)
+    guard_requests(app, settings.max_request_bytes)  # after the request id is set: its refusals are logged
     for command in COMMON_COMMANDS:
         app.cli.add_command(command)
     return app
 
 
+def _serve_docs(app: Flask, prefix: str, title: str) -> None:
+    """Swagger UI at <prefix>/, from files served here (no CDN: it works offline)."""
+    page = DOCS_PAGE.format(title=html.escape(title))
+    app.add_url_rule(f"{prefix}/", "docs_page", lambda: Response(page, mimetype="text/html"))
+    app.add_url_rule(f"{prefix}/swagger-ui-init.js", "docs_script",
+                     lambda: Response(DOCS_SCRIPT, mimetype="text/javascript"))
+    app.add_url_rule(f"{prefix}/swagger-ui/<path:filename>", "swagger_ui_asset",
+                     lambda filename: send_from_directory(swagger_ui_path, filename))
+
+
 def _track_requests(app: Flask) -> None:
     @app.before_request
     def start():
-        g.request_id = request.headers.get("X-Request-ID") or new_request_id()
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else new_request_id()
         g.request_token = request_id_var.set(g.request_id)
         g.started = time.perf_counter()
 
@@ -131,10 +149,16 @@ def _database_answers() -> bool:
 @click.option("--hours", default=12.0, show_default=True)
 @with_appcontext
 def dev_token(role, territories, subject, buyer_id, hours):
-    """Print a development JWT signed with AUTH_JWT_SECRET."""
+    """Print a development JWT signed with AUTH_JWT_SECRET (ENVIRONMENT=development only)."""
     settings = current_app.extensions["settings"]
+    if settings.environment != "development":
+        raise click.ClickException("dev-token works only with ENVIRONMENT=development: elsewhere tokens come "
+                                   "from the identity provider")
     if not settings.jwt_secret:
         raise click.ClickException("AUTH_JWT_SECRET is not set: tokens come from the identity provider")
+    if hours > settings.jwt_max_lifetime_hours:
+        raise click.ClickException(f"--hours: at most {settings.jwt_max_lifetime_hours:g} "
+                                   "(AUTH_JWT_MAX_LIFETIME_HOURS); the services refuse longer tokens")
     click.echo(issue_token(settings.jwt_secret, subject, role, list(territories), hours,
                            settings.jwt_issuer, settings.jwt_audience, buyer_id))
 
