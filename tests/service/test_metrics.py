@@ -28,7 +28,7 @@ def value(text: str, name: str, **labels) -> float | None:
 
 
 def scrape(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=20) as response:
         return response.read().decode()
 
 
