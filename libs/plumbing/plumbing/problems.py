@@ -74,12 +74,16 @@ def problem_response(status: int, detail: str, **extra):
 
 
 class ProblemSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE  # documents that a problem may carry extension members (RFC 9457, 3.2)
+
     type = ma.fields.String(metadata={"description": "URI identifying the kind of problem"})
     title = ma.fields.String(metadata={"description": "Short French title"})
     status = ma.fields.Integer()
     detail = ma.fields.String(metadata={"description": "French explanation for the reader"})
     instance = ma.fields.String()
     errors = ma.fields.Dict(metadata={"description": "Per-field messages, for invalid data"})
+    rule = ma.fields.String(metadata={"description": "The business rule refused, when one is (e.g. lot_not_held)"})
 
 
 class ProblemApi(Api):
