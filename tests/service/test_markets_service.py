@@ -247,7 +247,7 @@ def test_the_reference_table_fills_defaults_and_a_change_never_rewrites_existing
 
     changed = client.put("/api/v1/trades/masonry", headers=operator, json={
         "label": "Maçonnerie", "labour_share": "0.60", "hourly_cost": "30", "insertion_rate": "0.05"})
-    assert changed.json["labour_share"] == "0.60"
+    assert changed.json["labour_share"] == 0.6  # a number, as the OpenAPI document says
     assert client.get(f"/api/v1/lots/{by_trade.json['id']}", headers=facilitator).json["quota"]["hours"] == 833
     assert client.get("/api/v1/trades", headers=facilitator).json[0]["code"] == "masonry"
 

@@ -85,13 +85,16 @@ def problem_response(status: int, detail: str, **extra):
 
 
 class ProblemSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE  # documents that a problem may carry extension members (RFC 9457, 3.2)
+
     type = ma.fields.String(metadata={"description": "URI naming the rule: " + PROBLEM_TYPE_BASE + "<rule>"})
     title = ma.fields.String(metadata={"description": "Short French title"})
     status = ma.fields.Integer()
     detail = ma.fields.String(metadata={"description": "French explanation for the reader"})
     instance = ma.fields.String()
     errors = ma.fields.Dict(metadata={"description": "Per-field messages, for invalid data"})
-    rule = ma.fields.String(metadata={"description": "The business rule refused, when one is named"})
+    rule = ma.fields.String(metadata={"description": "The business rule refused, when one is (e.g. lot_not_held)"})
 
 
 class ProblemApi(Api):
@@ -111,7 +114,9 @@ class ProblemApi(Api):
         messages = data.get("errors") or data.get("messages")
         if messages:
             # webargs nests messages by location (json, query…); one location is the common case
-            extra["errors"] = next(iter(messages.values())) if len(messages) == 1 else messages
+            messages = next(iter(messages.values())) if len(messages) == 1 else messages
+            if isinstance(messages, dict):  # per-field messages only; a body-level one is the detail's
+                extra["errors"] = messages
         detail = data.get("message") or DETAILS_FR.get(error.code) or TITLES_FR.get(error.code, "Erreur")
         response = problem_response(error.code, detail, **extra)
         for name, value in (data.get("headers") or {}).items():

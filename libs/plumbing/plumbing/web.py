@@ -19,6 +19,7 @@ from .database import connect_database
 from .guard import guard_requests
 from .kafka import broker_reachable, consumer_group_lag, ensure_topics
 from .logs import configure_logging, new_request_id, request_id_var
+from .openapi import ContractPlugin
 from .problems import ProblemApi, problem_response
 from .settings import Settings, SettingsError
 
@@ -54,7 +55,7 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
     app.extensions["token_verifier"] = TokenVerifier(settings)
     if api_key_resolver is not None:
         app.extensions["api_key_resolver"] = api_key_resolver
-    api = ProblemApi(app)
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": [ContractPlugin()]})  # errors documented per operation
     for blp in blueprints:
         api.register_blueprint(blp)
     app.register_blueprint(health)

@@ -4,20 +4,28 @@ from datetime import date
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
-from plumbing.validation import Siret, Territory
+from plumbing.validation import (FIRST_DAY, LAST_DAY, MAX_HOURS_IN_A_MONTH, Day, Number, Siret, Territory, identifier,
+                                 listing, text)
 
 from .domain import CONTRACT_TYPES, LEGAL_MONTHLY_MAXIMUM_HOURS, MODES, Period
 
 
-class Month(fields.Field):
+class Month(fields.String):
     """A calendar month written YYYY-MM; loaded as the first day of that month."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.metadata.setdefault("pattern", r"^\d{4}-\d{1,2}$")  # for the documents (read above, not by a validator)
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             year, month = str(value).split("-")
-            return date(int(year), int(month), 1)
+            first = date(int(year), int(month), 1)
         except (TypeError, ValueError):
             raise ma.ValidationError("Mois attendu au format AAAA-MM (par exemple 2026-03).") from None
+        if not FIRST_DAY <= first <= LAST_DAY:
+            raise ma.ValidationError(f"Mois attendu entre {FIRST_DAY:%m/%Y} et {LAST_DAY:%m/%Y}.")
+        return first
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value
@@ -36,7 +44,7 @@ class ContractorSchema(ma.Schema):
 
 
 class ApiKeyCreateSchema(ma.Schema):
-    label = fields.String(load_default="", validate=validate.Length(max=120))
+    label = text(120, load_default="")
 
 
 class ApiKeySchema(ma.Schema):
@@ -90,9 +98,11 @@ class ApiKeyUsageSchema(ma.Schema):
     last_used_at = fields.DateTime(allow_none=True)
 
 
-def at_most_two_decimals(value):
-    if value != value.quantize(type(value)("0.01")):
-        raise ma.ValidationError("Au plus deux décimales (par exemple 7.5 ou 151.67).")
+def line_hours(**kwargs) -> Number:
+    """A line's hours: two decimals at most, and no more than a month holds (the domain refuses 0 or less
+    with its own rule, hours_not_positive, and the participant's ceiling with hours_above_ceiling)."""
+    return Number(maximum=MAX_HOURS_IN_A_MONTH, decimals=2, error=(
+        f"Au plus {MAX_HOURS_IN_A_MONTH} heures sur une ligne (31 jours de 24 heures)."), **kwargs)
 
 
 def mode_field(**kwargs):
@@ -108,14 +118,13 @@ def contract_type_field(**kwargs):
 
 class DeclarationCreateSchema(ma.Schema):
     """Loaded as a line whose ``period`` replaces ``month``, ``start_date`` and ``end_date``."""
-    lot_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    participant_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                                   metadata={"description": "the opaque reference given by the facilitator"})
+    lot_id = identifier(required=True)
+    participant_id = identifier(required=True, metadata={"description": "the opaque reference given by the facilitator"})
     month = Month(metadata={"description": "YYYY-MM: the whole month; or give start_date and end_date instead"})
-    start_date = fields.Date(metadata={"description": "first day worked (YYYY-MM-DD), with end_date, in one "
-                                                      "calendar month"})
-    end_date = fields.Date(metadata={"description": "last day worked (YYYY-MM-DD), included"})
-    hours = fields.Decimal(required=True, validate=at_most_two_decimals)
+    start_date = Day(metadata={"description": "first day worked (YYYY-MM-DD), with end_date, in one calendar "
+                                              "month"})
+    end_date = Day(metadata={"description": "last day worked (YYYY-MM-DD), included"})
+    hours = line_hours(required=True)
     mode = mode_field(required=True)
     employer_siret = Siret(metadata={"description": "when the employer is not the contractor itself"})
     contract_type = contract_type_field()
@@ -227,7 +236,7 @@ class RejectionSchema(ma.Schema):
 
 
 class CorrectionSchema(ma.Schema):
-    hours = fields.Decimal(validate=at_most_two_decimals)
+    hours = line_hours()
     mode = mode_field()
     employer_siret = Siret(allow_none=True)
     contract_type = contract_type_field()
@@ -245,13 +254,12 @@ class DeclarationQuerySchema(ma.Schema):
         ("submitted", "validated", "rejected"), error="Statut inconnu ; valeurs possibles : submitted, "
                                                      "validated, rejected."))
     territory = Territory()
-    lot_id = fields.String()
-    month = fields.String()
+    lot_id = identifier()
+    month = text(7, metadata={"description": "YYYY-MM"})
 
 
 class BulkValidationSchema(ma.Schema):
-    ids = fields.List(fields.String(), required=True, validate=validate.Length(
-        min=1, max=1000, error="Entre 1 et 1000 déclarations à la fois."))
+    ids = listing(identifier(), 1000, 1, required=True)
 
 
 class ValidationResultSchema(ma.Schema):
@@ -271,10 +279,10 @@ class TerritorySettingsUpdateSchema(ma.Schema):
     auto_validation = fields.Boolean(required=True, metadata={
         "description": "lines of the territory's lots that pass every rule are validated without a facilitator "
                        "(for a lot of several territories, only when all of them enable it)"})
-    monthly_ceiling_hours = fields.Decimal(load_default=None, allow_none=True, validate=[
-        at_most_two_decimals,
-        validate.Range(min=0, min_inclusive=False, max=LEGAL_MONTHLY_MAXIMUM_HOURS, error=(
-            "Plafond attendu entre 0 (exclu) et {max} heures, la durée légale maximale du travail sur un mois."))],
+    monthly_ceiling_hours = Number(
+        load_default=None, allow_none=True, decimals=2, minimum=0, min_inclusive=False,
+        maximum=LEGAL_MONTHLY_MAXIMUM_HOURS,
+        error="Plafond attendu entre 0 (exclu) et {max} heures, la durée légale maximale du travail sur un mois.",
         metadata={"description": "hours a participant may have declared in a calendar month, all lines and lots "
                                  "together; null: the region file's default. A lot of several territories takes the "
                                  "lowest."})

@@ -1,7 +1,8 @@
 """Request and response schemas of the markets API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
-from plumbing.validation import Siret, Territory
+from plumbing.validation import (MAX_AMOUNT, MAX_HOURLY_COST, MAX_LOT_NUMBER, MAX_QUOTA_HOURS, Day, Number, Siret,
+                                 Territory, count, identifier, listing, text)
 
 from .domain import MARKET_STATUSES, Status
 from .handlers import progress_view
@@ -14,21 +15,36 @@ def _one_of(choices, what: str):
     return validate.OneOf(choices, error=f"{what} inconnu ; valeurs possibles : {', '.join(choices)}.")
 
 
-def _fraction(what: str):
-    return validate.Range(min=0, max=1, min_inclusive=False,
-                          error=f"{what} est une fraction entre 0 et 1 (0,05 pour 5 %).")
+def _fraction(what: str, **kwargs) -> Number:
+    return Number(minimum=0, maximum=1, min_inclusive=False,
+                  error=f"{what} est une fraction entre 0 et 1 (0,05 pour 5 %).", **kwargs)
+
+
+def _amount(**kwargs) -> Number:
+    return Number(minimum=0, maximum=MAX_AMOUNT, places=2, error=(
+        f"Le montant HT est un nombre d'euros de 0 à {MAX_AMOUNT:,.0f}.".replace(",", " ")), **kwargs)
+
+
+def _hourly_cost(**kwargs) -> Number:
+    return Number(minimum=1, maximum=MAX_HOURLY_COST, places=2, error=(
+        f"Le coût horaire est un nombre d'euros de 1 à {MAX_HOURLY_COST}."), **kwargs)
+
+
+def _cpv_code(**kwargs):
+    return fields.String(validate=validate.Regexp(r"^\d{8}-\d$", error="Code CPV attendu au format 45000000-7."),
+                         **kwargs)
 
 
 class PageQuerySchema(ma.Schema):
-    sort = fields.String(load_default="reference", metadata={"description": "a field; prefix with - to reverse"})
+    sort = text(40, load_default="reference", metadata={"description": "a field; prefix with - to reverse"})
 
 
 # --- buyers -----------------------------------------------------------------------------------
 class ContactSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    role = fields.String(validate=validate.Length(max=120))
-    email = fields.Email(error_messages={"invalid": "Adresse e-mail invalide."})
-    phone = fields.String(validate=validate.Length(max=40))
+    role = text(120)
+    email = fields.Email(error_messages={"invalid": "Adresse e-mail invalide."}, validate=validate.Length(max=254))
+    phone = text(40)
 
 
 class BuyerCreateSchema(ma.Schema):
@@ -36,7 +52,7 @@ class BuyerCreateSchema(ma.Schema):
     siret = Siret(required=True)
     buyer_type = fields.String(required=True, validate=_one_of(BUYER_TYPES, "Type d'acheteur"))
     territory = Territory(required=True)
-    contacts = fields.List(fields.Nested(ContactSchema), load_default=list)
+    contacts = listing(fields.Nested(ContactSchema), 20, load_default=list)
 
 
 class BuyerSchema(BuyerCreateSchema):
@@ -52,26 +68,25 @@ class BuyerWithStatisticsSchema(BuyerSchema):
 class BuyerQuerySchema(PageQuerySchema):
     territory = Territory()
     buyer_type = fields.String(validate=_one_of(BUYER_TYPES, "Type d'acheteur"))
-    sort = fields.String(load_default="name")
+    sort = text(40, load_default="name")
 
 
 # --- markets ----------------------------------------------------------------------------------
 class MarketCreateSchema(ma.Schema):
     reference = fields.String(required=True, validate=validate.Length(min=1, max=64))
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    buyer_id = fields.String(required=True)
+    buyer_id = identifier(required=True)
     nature = fields.String(required=True, validate=validate.OneOf(
         NATURES, error="Nature attendue : works (travaux), services ou supplies (fournitures)."))
-    cpv_code = fields.String(validate=validate.Regexp(r"^\d{8}-\d$", error="Code CPV attendu au format "
-                                                                          "45000000-7."))
+    cpv_code = _cpv_code()
     clause_kind = fields.String(allow_none=True, validate=_one_of(CLAUSE_KINDS, "Type de clause"),
                                 metadata={"description": "null: the market carries no social clause"})
     lead_territory = Territory(required=True)
-    associated_territories = fields.List(Territory(), load_default=list)
+    associated_territories = listing(Territory(), 50, load_default=list)
     state_market = fields.Boolean(load_default=False)
-    notification_date = fields.Date()
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(required=True)
+    notification_date = Day()
+    start_date = Day(required=True)
+    end_date = Day(required=True)
 
     @ma.validates_schema
     def period_is_ordered(self, data, **kwargs):
@@ -81,14 +96,13 @@ class MarketCreateSchema(ma.Schema):
 
 class MarketUpdateSchema(ma.Schema):
     title = fields.String(validate=validate.Length(min=1, max=300))
-    cpv_code = fields.String(validate=validate.Regexp(r"^\d{8}-\d$", error="Code CPV attendu au format "
-                                                                          "45000000-7."))
+    cpv_code = _cpv_code()
     clause_kind = fields.String(allow_none=True, validate=_one_of(CLAUSE_KINDS, "Type de clause"))
-    associated_territories = fields.List(Territory())
+    associated_territories = listing(Territory(), 50)
     state_market = fields.Boolean()
-    notification_date = fields.Date()
-    start_date = fields.Date()
-    end_date = fields.Date()
+    notification_date = Day()
+    start_date = Day()
+    end_date = Day()
 
 
 class MarketSchema(ma.Schema):
@@ -111,10 +125,10 @@ class MarketSchema(ma.Schema):
 
 class MarketQuerySchema(PageQuerySchema):
     territory = Territory()
-    buyer_id = fields.String()
+    buyer_id = identifier()
     status = fields.String(validate=_one_of(MARKET_STATUSES, "Statut"))
     nature = fields.String(validate=_one_of(NATURES, "Nature"))
-    running_on = fields.Date(metadata={"description": "markets whose execution period contains this date"})
+    running_on = Day(metadata={"description": "markets whose execution period contains this date"})
     at_risk = fields.Boolean(metadata={"description": "with at least one lot at risk or behind"})
 
 
@@ -124,19 +138,16 @@ class StatusChangeSchema(ma.Schema):
 
 # --- lots -------------------------------------------------------------------------------------
 class SizingSchema(ma.Schema):
-    amount_excl_vat = fields.Decimal(required=True, places=2, validate=validate.Range(
-        min=0, error="Le montant HT doit être positif."))
-    trade = fields.String(validate=validate.Length(max=120),
-                          metadata={"description": "a trade of the reference table: its defaults fill the "
+    amount_excl_vat = _amount(required=True)
+    trade = text(120, metadata={"description": "a trade of the reference table: its defaults fill the "
                                                    "missing labour share, hourly cost and rate"})
-    labour_share = fields.Decimal(validate=_fraction("La part de main-d'œuvre"))
-    insertion_rate = fields.Decimal(validate=_fraction("Le taux d'insertion"))
-    hourly_cost = fields.Decimal(places=2, validate=validate.Range(
-        min=0, min_inclusive=False, error="Le coût horaire doit être strictement positif."))
+    labour_share = _fraction("La part de main-d'œuvre")
+    insertion_rate = _fraction("Le taux d'insertion")
+    hourly_cost = _hourly_cost()
 
 
 class LotCreateSchema(SizingSchema):
-    number = fields.Integer(required=True, validate=validate.Range(min=1))
+    number = count(1, MAX_LOT_NUMBER, f"Numéro de lot attendu de 1 à {MAX_LOT_NUMBER}.", required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
 
 
@@ -196,11 +207,11 @@ class LotSchema(ma.Schema):
 
 class LotQuerySchema(PageQuerySchema):
     territory = Territory()
-    market_id = fields.String()
-    contractor_siret = fields.String()
+    market_id = identifier()
+    contractor_siret = text(20)
     status = fields.String(validate=_one_of(PROGRESS_STATUSES, "Statut d'avancement"))
     at_risk = fields.Boolean(metadata={"description": "at risk or behind"})
-    sort = fields.String(load_default="number")
+    sort = text(40, load_default="number")
 
 
 class AwardSchema(ma.Schema):
@@ -209,21 +220,22 @@ class AwardSchema(ma.Schema):
 
 
 class PartnersSchema(ma.Schema):
-    co_contractors = fields.List(fields.Nested(PartnerSchema), load_default=list)
-    subcontractors = fields.List(fields.Nested(PartnerSchema), load_default=list)
+    co_contractors = listing(fields.Nested(PartnerSchema), 100, load_default=list)
+    subcontractors = listing(fields.Nested(PartnerSchema), 100, load_default=list)
 
 
 class OverrideSchema(ma.Schema):
-    hours = fields.Integer(required=True, validate=validate.Range(min=0))
+    hours = count(0, MAX_QUOTA_HOURS, f"Quota d'heures attendu de 0 à {MAX_QUOTA_HOURS:,}.".replace(",", " "),
+                  required=True)
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
 
 
 class AmendmentSchema(ma.Schema):
-    signed_on = fields.Date(required=True)
+    signed_on = Day(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
-    amount_excl_vat = fields.Decimal(places=2, validate=validate.Range(min=0))
-    start_date = fields.Date()
-    end_date = fields.Date()
+    amount_excl_vat = _amount()
+    start_date = Day()
+    end_date = Day()
 
     @ma.validates_schema
     def changes_something(self, data, **kwargs):
@@ -235,10 +247,9 @@ class AmendmentSchema(ma.Schema):
 class TradeSchema(ma.Schema):
     code = fields.String(attribute="id", dump_only=True)
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    labour_share = fields.Decimal(required=True, validate=_fraction("La part de main-d'œuvre"), as_string=True)
-    hourly_cost = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(
-        min=0, min_inclusive=False, error="Le coût horaire doit être strictement positif."))
-    insertion_rate = fields.Decimal(required=True, validate=_fraction("Le taux d'insertion"), as_string=True)
+    labour_share = _fraction("La part de main-d'œuvre", required=True)
+    hourly_cost = _hourly_cost(required=True)
+    insertion_rate = _fraction("Le taux d'insertion", required=True)
     updated_by = fields.String(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 

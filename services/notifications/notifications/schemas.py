@@ -1,7 +1,7 @@
 """Request and response schemas of the notifications API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
-from plumbing.validation import Siret, Territory
+from plumbing.validation import Siret, Territory, identifier, listing, text
 
 from .domain import ALERT_STATUSES, AUDIENCES, CHANNELS, DELIVERY_STATUSES, KINDS, MODES, SEVERITIES
 
@@ -58,7 +58,7 @@ class RecipientSchema(ma.Schema):
 
 class RecipientQuerySchema(ma.Schema):
     territory = Territory()
-    organisation = fields.String()
+    organisation = text(200)
 
 
 class SubscriptionSchema(ma.Schema):
@@ -69,7 +69,7 @@ class SubscriptionSchema(ma.Schema):
 
 
 class SubscriptionsSchema(ma.Schema):
-    subscriptions = fields.List(fields.Nested(SubscriptionSchema), required=True)
+    subscriptions = listing(fields.Nested(SubscriptionSchema), len(KINDS) * len(CHANNELS), required=True)
 
 
 class WebhookCreateSchema(ma.Schema):
@@ -108,7 +108,7 @@ class AlertSchema(ma.Schema):
 
 class AlertQuerySchema(ma.Schema):
     unread = fields.Boolean(load_default=False, metadata={"description": "only those the caller has not read"})
-    lot_id = fields.String()
+    lot_id = identifier()
     kind = fields.String(validate=_one_of(KINDS))
     severity = fields.String(validate=_one_of(SEVERITIES))
     status = fields.String(validate=_one_of(ALERT_STATUSES))
@@ -141,7 +141,7 @@ class DeliverySchema(ma.Schema):
 
 
 class DeliveryQuerySchema(ma.Schema):
-    alert_id = fields.String()
-    recipient_id = fields.String()
+    alert_id = identifier()
+    recipient_id = identifier()
     channel = fields.String(validate=_one_of(CHANNELS))
     status = fields.String(validate=_one_of(DELIVERY_STATUSES))

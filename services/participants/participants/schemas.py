@@ -7,21 +7,20 @@ from datetime import date
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
-from plumbing.validation import Siret, Territory
+from plumbing.validation import EARLIEST_BIRTH, Day, Siret, Territory, text
 
 from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, OUTCOMES, SEXES, STATUSES
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
-    return fields.String(validate=validate.Length(
-        min=1, max=max_length, error=f"Texte de 1 à {max_length} caractères attendu."), **kwargs)
+    return text(max_length, 1, **kwargs)
 
 
 class IdentitySchema(ma.Schema):
     """Identity and contact of a person, as typed by a facilitator or read from an import file."""
     first_name = _text(100, required=True)
     last_name = _text(100, required=True)
-    birth_date = fields.Date(required=True)
+    birth_date = Day(earliest=EARLIEST_BIRTH, required=True)
     sex = fields.String(required=True, validate=validate.OneOf(
         SEXES, error="Sexe attendu : female (femme) ou male (homme)."))
     commune = _text(120, required=True)
@@ -35,8 +34,6 @@ class IdentitySchema(ma.Schema):
     def born_in_the_past(self, value, **kwargs):
         if value >= date.today():
             raise ma.ValidationError("La date de naissance doit être passée.")
-        if value.year < 1900:
-            raise ma.ValidationError("Date de naissance invraisemblable (avant 1900).")
 
 
 class ParticipantCreateSchema(IdentitySchema):
@@ -53,7 +50,7 @@ class ParticipantUpdateSchema(IdentitySchema):
 class EvidenceSchema(ma.Schema):
     kind = _text(100, required=True, metadata={"description": "kind of document seen"})
     reference = _text(200, required=True)
-    date = fields.Date(required=True)
+    date = Day(earliest=EARLIEST_BIRTH, required=True)
     prescriber = _text(200)
 
     @ma.validates("date")
@@ -65,7 +62,7 @@ class EvidenceSchema(ma.Schema):
 class CriterionSchema(ma.Schema):
     code = fields.String(required=True, validate=validate.OneOf(
         CRITERIA, error="Critère inconnu ; codes acceptés : " + ", ".join(CRITERIA) + "."))
-    benefit = fields.String(metadata={"description": "for minimum_benefit: RSA, AAH, ASS or other"})
+    benefit = text(40, metadata={"description": "for minimum_benefit: RSA, AAH, ASS or other"})
     months = fields.Integer(validate=validate.Range(min=0, max=1200, error="Nombre de mois invalide."),
                             metadata={"description": "for long_term_job_seeker: months registered"})
     reason = fields.String(validate=validate.Length(max=2000, error="Avis motivé trop long."),
@@ -75,16 +72,17 @@ class CriterionSchema(ma.Schema):
 
 
 class EligibilityRequestSchema(ma.Schema):
-    criteria = fields.List(fields.Nested(CriterionSchema), required=True, validate=validate.Length(
-        min=1, error="Au moins un critère d'éligibilité est requis."))
+    criteria = fields.List(fields.Nested(CriterionSchema), required=True, validate=[
+        validate.Length(min=1, error="Au moins un critère d'éligibilité est requis."),
+        validate.Length(max=len(CRITERIA), error=f"Au plus {len(CRITERIA)} critères, chacun une fois.")])
     evidence = fields.Nested(EvidenceSchema, metadata={
         "description": "evidence shared by every criterion without its own (each criterion needs one)"})
-    eligible_from = fields.Date(required=True, metadata={"description": "entry date in the clause"})
+    eligible_from = Day(required=True, metadata={"description": "entry date in the clause"})
 
 
 class RevocationSchema(ma.Schema):
     reason = _text(2000, required=True)
-    revoked_on = fields.Date(load_default=date.today)
+    revoked_on = Day(load_default=date.today)
 
 
 class EligibilitySchema(ma.Schema):
@@ -119,14 +117,14 @@ class ParticipantSchema(ma.Schema):
 class PathEntryCreateSchema(ma.Schema):
     lot_id = _text(64, required=True)
     employer_siret = Siret(required=True)
-    start = fields.Date(required=True)
-    end = fields.Date(allow_none=True, metadata={"description": "last day worked; none while it runs"})
+    start = Day(required=True)
+    end = Day(allow_none=True, metadata={"description": "last day worked; none while it runs"})
     contract_type = fields.String(required=True, validate=validate.OneOf(
         CONTRACT_TYPES, error="Type de contrat inconnu ; valeurs possibles : " + ", ".join(CONTRACT_TYPES) + "."))
 
 
 class PathEntryEndSchema(ma.Schema):
-    end = fields.Date(required=True, metadata={"description": "last day worked"})
+    end = Day(required=True, metadata={"description": "last day worked"})
 
 
 class PathEntrySchema(ma.Schema):
@@ -142,7 +140,7 @@ class PathEntrySchema(ma.Schema):
 class ExitCreateSchema(ma.Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(
         OUTCOMES, error="Situation de sortie inconnue ; valeurs possibles : " + ", ".join(OUTCOMES) + "."))
-    exit_date = fields.Date(required=True)
+    exit_date = Day(required=True)
 
 
 class ExitSchema(ma.Schema):
