@@ -131,7 +131,7 @@ def test_numbers_and_dates_out_of_bounds_are_refused_in_french_and_nothing_is_wr
 def test_trades_answer_their_rates_and_costs_as_numbers_as_documented(service_env, auth):
     client = _app(service_env, "markets").test_client()
 
-    saved = client.put("/api/v1/trades/masonry", headers=auth("facilitator", CARCASSONNE), json={
+    saved = client.put("/api/v1/trades/masonry", headers=auth("operator", CARCASSONNE), json={
         "label": "Maçonnerie", "labour_share": "0.5", "hourly_cost": 32.5, "insertion_rate": "0.0500"})
 
     assert saved.status_code == 200, saved.json
