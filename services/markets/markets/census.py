@@ -7,6 +7,8 @@ their territories: through the directory when the buyer is in it, else through t
 where its contracts are carried out.
 """
 import calendar
+import hashlib
+import json
 import logging
 import re
 import time
@@ -17,7 +19,8 @@ from decimal import Decimal
 import mongoengine as me
 from plumbing import region
 from plumbing.validation import siret_valid
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from . import decp, domain, handlers
 from .store import Buyer, Market, new_id
@@ -68,6 +71,7 @@ class CensusContract(me.Document):
     social = me.ListField(me.StringField())
     version = me.IntField(default=0)
     modifications = me.ListField(me.IntField())
+    digest = me.StringField()  # of the values above but the contractors: tells an import what changed
     market_id = me.StringField()  # the platform's market made from it
     source = me.StringField()
     imported_at = me.DateTimeField()
@@ -165,6 +169,7 @@ def import_file(stream, source: str, format_: str | None = None, imported_by: st
     departements = region_departements()
     sirets = set(Buyer.objects.distinct("siret"))
     sirens = {s[:9] for s in sirets}
+    known = _known_contracts()
     batch: list[decp.Record] = []
     for head, whole in decp.records(stream, format_):
         report.read += 1
@@ -181,10 +186,10 @@ def import_file(stream, source: str, format_: str | None = None, imported_by: st
             continue
         batch.append(record)
         if len(batch) >= BATCH:
-            _write(batch, report, source)
+            _write(batch, report, source, known)
             batch = []
     if batch:
-        _write(batch, report, source)
+        _write(batch, report, source, known)
     report.seconds = time.perf_counter() - clock
     result = report.as_dict()
     CensusImport(source=report.source, format=format_, started_at=started, report=result,
@@ -194,48 +199,85 @@ def import_file(stream, source: str, format_: str | None = None, imported_by: st
 
 
 FIELDS = ("decp_id", "buyer_siret", "buyer_name", "kind", "nature", "object", "cpv", "amount_cents",
-          "duration_months", "notification_date", "place_code", "place_type", "departement", "contractors",
-          "social", "version", "modifications")
+          "duration_months", "notification_date", "place_code", "place_type", "departement", "social", "version",
+          "modifications")
 
 
-def _merged(stored: dict | None, record: decp.Record) -> dict:
-    """The document a record leaves: a whole record (JSON) replaces an older or equal version; a CSV
-    row replaces an older version and adds its contractor to the same version; older data changes nothing."""
-    if stored is not None and (record.version < stored["version"]
-                               or (record.version == stored["version"] and not record.complete)):
-        if record.version < stored["version"]:
-            return stored
-        known = {c["id"] for c in stored["contractors"]}
-        extra = [c for c in record.contractors if c["id"] not in known]
-        return {**stored, "contractors": stored["contractors"] + extra} if extra else stored
+@dataclass
+class Known:
+    """What the import needs of a stored contract to tell whether a record changes it."""
+    version: int
+    digest: str  # of its values but the contractors
+    contractors: list[dict]
+
+
+def _values(record: decp.Record) -> dict:
     values = {name: getattr(record, name) for name in FIELDS}
-    values.update(_id=record.key, buyer_siren=record.buyer_siret[:9], year=int(record.notification_date[:4]))
-    return {**(stored or {}), **values}
+    values.update(buyer_siren=record.buyer_siret[:9], year=int(record.notification_date[:4]))
+    values["digest"] = hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()
+    return values
 
 
-def _comparable(document: dict | None) -> dict | None:
-    return None if document is None else {k: v for k, v in document.items() if k not in ("imported_at", "source")}
+def _known_contracts() -> dict[str, Known]:
+    """Every stored contract's version, digest and contractors: read once per import, because the store
+    answers one query over the region's census far quicker than a lookup per record."""
+    return {doc["_id"]: Known(doc.get("version", 0), doc.get("digest", ""), doc.get("contractors", []))
+            for doc in CensusContract._get_collection().find({}, {"version": 1, "digest": 1, "contractors": 1})}
 
 
-def _write(batch: list[decp.Record], report: Report, source: str) -> None:
-    """Each record counts as created, updated or unchanged; then one bulk write of what changed."""
-    collection = CensusContract._get_collection()
-    stored = {doc["_id"]: doc for doc in collection.find({"_id": {"$in": list({r.key for r in batch})}})}
-    current = dict(stored)
-    for record in batch:
-        previous = current.get(record.key)
-        current[record.key] = _merged(previous, record)
-        if previous is None:
-            report.created += 1
-        elif _comparable(current[record.key]) != _comparable(previous):
-            report.updated += 1
-        else:
-            report.unchanged += 1
+def _change(known: Known | None, record: decp.Record) -> dict | None:
+    """What a record changes in a stored contract (None: nothing). A whole record (JSON) replaces an older
+    or equal version; a CSV row replaces an older version and adds its contractor to the same version."""
+    if known is None:
+        return {**_values(record), "contractors": record.contractors}
+    if record.version < known.version:
+        return None
+    if record.version == known.version and not record.complete:
+        ids = {c["id"] for c in known.contractors}
+        extra = [c for c in record.contractors if c["id"] not in ids]
+        return {"contractors": known.contractors + extra} if extra else None
+    values = _values(record)
+    if values["digest"] == known.digest and record.contractors == known.contractors:
+        return None
+    return {**values, "contractors": record.contractors}
+
+
+def _write(batch: list[decp.Record], report: Report, source: str, known: dict[str, Known]) -> None:
+    """Each record counts as created, updated or unchanged; then the new contracts are inserted in bulk
+    (an upsert costs the store a query per document) and the changed ones updated."""
+    fresh: dict[str, dict] = {}
+    updates: list[UpdateOne] = []
     now = datetime.now(timezone.utc)
-    writes = [ReplaceOne({"_id": key}, {**document, "source": source[:200], "imported_at": now}, upsert=True)
-              for key, document in current.items() if _comparable(document) != _comparable(stored.get(key))]
-    if writes:
-        collection.bulk_write(writes, ordered=False)
+    for record in batch:
+        before = known.get(record.key)
+        change = _change(before, record)
+        if change is None:
+            report.unchanged += 1
+            continue
+        stamped = {**change, "source": source[:200], "imported_at": now}
+        if before is None:
+            report.created += 1
+            fresh[record.key] = {"_id": record.key, **stamped}
+        else:
+            report.updated += 1
+            if record.key in fresh:
+                fresh[record.key].update(stamped)
+            else:
+                updates.append(UpdateOne({"_id": record.key}, {"$set": stamped}))
+        merged = fresh.get(record.key) or {**vars(before), **change}
+        known[record.key] = Known(merged["version"], merged["digest"], merged["contractors"])
+    collection = CensusContract._get_collection()
+    if fresh:
+        try:
+            collection.insert_many(list(fresh.values()), ordered=False)
+        except BulkWriteError as exc:  # another import inserted some meanwhile: those are replaced
+            documents = list(fresh.values())
+            if any(error["code"] != 11000 for error in exc.details["writeErrors"]):
+                raise
+            collection.bulk_write([ReplaceOne({"_id": documents[e["index"]]["_id"]}, documents[e["index"]],
+                                              upsert=True) for e in exc.details["writeErrors"]])
+    if updates:
+        collection.bulk_write(updates, ordered=True)
 
 
 # --- who sees which census buyer ------------------------------------------------------------------

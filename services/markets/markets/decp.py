@@ -179,14 +179,30 @@ def _record_prefixes(stream) -> list[str]:
                          "{\"marches\": [...]} ou une liste de marchés.")
 
 
+def _contains(stream, needle: bytes, chunk: int = 1 << 22) -> bool:
+    """Whether the stream holds these bytes (a plain scan, far quicker than parsing), rewound after."""
+    stream.seek(0)
+    tail = b""
+    try:
+        while block := stream.read(chunk):
+            if needle in tail + block:
+                return True
+            tail = block[-len(needle):]
+        return False
+    finally:
+        stream.seek(0)
+
+
 def json_items(stream):
-    """Each record of a DECP JSON file, as parsed objects (numbers as Decimal), with its rank."""
+    """Each record of a DECP JSON file, as parsed objects, with its rank. Concessions are read in a second
+    pass over the file, only when it has some."""
     position = 0
-    prefixes = _record_prefixes(stream)
-    for prefix in prefixes:
+    for prefix in _record_prefixes(stream):
+        if prefix == "marches.contrat-concession.item" and not _contains(stream, b'"contrat-concession"'):
+            continue
         stream.seek(0)
         try:
-            for item in ijson.items(stream, prefix):
+            for item in ijson.items(stream, prefix, use_float=True):
                 position += 1
                 yield position, item
         except ijson.JSONError as exc:
