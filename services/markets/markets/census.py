@@ -168,9 +168,23 @@ def import_file(stream, source: str, format_: str | None = None, imported_by: st
     report = Report(source=source[:200], format=format_)
     departements = region_departements()
     sirets = set(Buyer.objects.distinct("siret"))
-    sirens = {s[:9] for s in sirets}
     known = _known_contracts()
     batch: list[decp.Record] = []
+    try:
+        _read(stream, format_, report, departements, sirets, batch, source, known)
+    finally:  # a file broken halfway keeps what was read before the break
+        if batch:
+            _write(batch, report, source, known)
+    report.seconds = time.perf_counter() - clock
+    result = report.as_dict()
+    CensusImport(source=report.source, format=format_, started_at=started, report=result,
+                 imported_by=imported_by).save()
+    log.info("census imported", extra={k: result[k] for k in ("read", "kept", "out_of_region", "refused")})
+    return result
+
+
+def _read(stream, format_, report: Report, departements, sirets, batch: list, source: str, known) -> None:
+    sirens = {s[:9] for s in sirets}
     for head, whole in decp.records(stream, format_):
         report.read += 1
         if isinstance(head, decp.Refusal):
@@ -187,15 +201,7 @@ def import_file(stream, source: str, format_: str | None = None, imported_by: st
         batch.append(record)
         if len(batch) >= BATCH:
             _write(batch, report, source, known)
-            batch = []
-    if batch:
-        _write(batch, report, source, known)
-    report.seconds = time.perf_counter() - clock
-    result = report.as_dict()
-    CensusImport(source=report.source, format=format_, started_at=started, report=result,
-                 imported_by=imported_by).save()
-    log.info("census imported", extra={k: result[k] for k in ("read", "kept", "out_of_region", "refused")})
-    return result
+            batch.clear()
 
 
 FIELDS = ("decp_id", "buyer_siret", "buyer_name", "kind", "nature", "object", "cpv", "amount_cents",

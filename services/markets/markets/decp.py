@@ -205,8 +205,9 @@ def json_items(stream):
             for item in ijson.items(stream, prefix, use_float=True):
                 position += 1
                 yield position, item
-        except ijson.JSONError as exc:
-            raise UnreadableFile(f"Fichier JSON interrompu après {position} marché(s) : {exc}.") from None
+        except ijson.JSONError:
+            raise UnreadableFile(f"Fichier JSON mal formé ou interrompu après {position} marché(s) lu(s) : "
+                                 "rien n'a été importé au-delà.") from None
 
 
 def json_head(position: int, item) -> Head | Refusal:
