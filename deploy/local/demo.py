@@ -115,7 +115,8 @@ def seed(platform: Platform) -> None:
 
 # The alerts each partner structure receives by e-mail as soon as they are raised.
 DEMO_SUBSCRIPTIONS = [{"kind": kind, "channel": "email", "mode": "immediate"} for kind in (
-    "at_risk", "behind", "back_on_track", "quota_reached", "no_declaration", "end_approaching", "window_ending")]
+    "at_risk", "behind", "back_on_track", "quota_reached", "no_declaration", "end_approaching", "window_ending",
+    "next_step_due")]
 
 
 def subscribe(platform: Platform, operator: dict, emails: set[str]) -> None:

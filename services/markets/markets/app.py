@@ -4,7 +4,7 @@ from plumbing.contractor_keys import principal_for_contractor_key
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, handlers
+from . import api, census, census_api, handlers, promotion
 
 
 def load() -> Settings:
@@ -15,7 +15,7 @@ def create_app(settings: Settings | None = None):
     app = create_service_app(
         settings or load(), title="Clauses sociales — marchés et quotas",
         description="Acheteurs, marchés publics porteurs d'une clause sociale, lots, quotas d'heures "
-                    "d'insertion et avancement.", blueprints=[api.blp],
+                    "d'insertion et avancement.", blueprints=[api.blp, census_api.blp, census_api.promotion_blp],
         api_key_resolver=principal_for_contractor_key, consumes=handlers.CONSUMES)
     register_commands(app)
     return app
@@ -23,6 +23,8 @@ def create_app(settings: Settings | None = None):
 
 def register_commands(app) -> None:
     app.cli.add_command(evaluate_lots)
+    app.cli.add_command(import_census)
+    app.cli.add_command(remind_next_steps)
 
 
 @click.command("evaluate-lots")
@@ -34,3 +36,30 @@ def evaluate_lots(today):
     """
     changed = handlers.evaluate_running_lots(today.date() if today else None)
     click.echo(f"{changed} lot(s) changed status")
+
+
+@click.command("import-census")
+@click.argument("file", type=click.File("rb"))
+@click.option("--format", "format_", type=click.Choice(["json", "csv"]), help="default: guessed from the file")
+def import_census(file, format_):
+    """Import a DECP file (JSON of schema 2.0, or the consolidated CSV): the region's contracts, streamed.
+
+    Importing the same file again changes nothing. Prints the report (French)."""
+    from .decp import UnreadableFile
+    try:
+        report = census.import_file(file, getattr(file, "name", "fichier"), format_, "flask import-census")
+    except UnreadableFile as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report["summary"])
+    for refusal in report["refusals"]:
+        click.echo(f"  refusés : {refusal['count']} × {refusal['reason']}")
+
+
+@click.command("remind-next-steps")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="as on this day (default: today)")
+@click.option("--days", default=promotion.REMIND_DAYS_AHEAD, show_default=True, type=click.IntRange(0, 60),
+              help="recall next steps due within this many days")
+def remind_next_steps(today, days):
+    """Recall to the facilitators the promotion next steps coming due (once per step and date)."""
+    reminded = promotion.remind_next_steps(today.date() if today else None, days)
+    click.echo(f"{reminded} next step(s) recalled")

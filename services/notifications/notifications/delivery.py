@@ -39,7 +39,7 @@ FIGURE_LABELS_FR = {
     "shortfall_hours": "Heures restant à réaliser", "end_date": "Fin du marché", "days_left": "Jours restants",
     "days_without_declaration": "Jours sans déclaration", "last_declaration_on": "Dernière déclaration",
     "eligible_until": "Fin de la fenêtre de comptage", "hours": "Heures déclarées", "month": "Mois",
-    "reason": "Motif du refus",
+    "reason": "Motif du refus", "next_step": "Prochaine étape", "next_step_on": "Échéance",
 }
 
 

@@ -22,12 +22,13 @@ class Kind(str, Enum):
     END_APPROACHING = "end_approaching"
     WINDOW_ENDING = "window_ending"
     DECLARATION_REJECTED = "declaration_rejected"
+    NEXT_STEP_DUE = "next_step_due"
 
 
 KINDS = [k.value for k in Kind]
 SEVERITY = {Kind.QUOTA_REACHED: "info", Kind.AT_RISK: "warning", Kind.BEHIND: "critical",
             Kind.BACK_ON_TRACK: "info", Kind.NO_DECLARATION: "warning", Kind.END_APPROACHING: "critical",
-            Kind.WINDOW_ENDING: "warning", Kind.DECLARATION_REJECTED: "warning"}
+            Kind.WINDOW_ENDING: "warning", Kind.DECLARATION_REJECTED: "warning", Kind.NEXT_STEP_DUE: "info"}
 SEVERITIES = ("info", "warning", "critical")
 
 TITLES_FR = {Kind.QUOTA_REACHED: "Objectif d'heures atteint", Kind.AT_RISK: "Lot à risque",
@@ -35,7 +36,8 @@ TITLES_FR = {Kind.QUOTA_REACHED: "Objectif d'heures atteint", Kind.AT_RISK: "Lot
              Kind.NO_DECLARATION: "Aucune déclaration d'heures récente",
              Kind.END_APPROACHING: "Fin du marché proche avec un retard d'heures",
              Kind.WINDOW_ENDING: "Fenêtre de comptage d'un participant bientôt close",
-             Kind.DECLARATION_REJECTED: "Déclaration d'heures refusée"}
+             Kind.DECLARATION_REJECTED: "Déclaration d'heures refusée",
+             Kind.NEXT_STEP_DUE: "Prochaine étape de promotion auprès d'un acheteur"}
 CONCLUSIONS_FR = {
     Kind.QUOTA_REACHED: ".",
     Kind.AT_RISK: " : l'avancement est en retard sur les heures attendues à ce jour.",
@@ -51,7 +53,8 @@ AUDIENCE_OF = {Kind.QUOTA_REACHED: _LOT_AUDIENCE, Kind.AT_RISK: _LOT_AUDIENCE, K
                Kind.BACK_ON_TRACK: _LOT_AUDIENCE, Kind.NO_DECLARATION: _LOT_AUDIENCE,
                Kind.END_APPROACHING: _LOT_AUDIENCE,
                Kind.WINDOW_ENDING: frozenset({FACILITATOR}),  # participants' matters stay with facilitators
-               Kind.DECLARATION_REJECTED: frozenset({CONTRACTOR})}
+               Kind.DECLARATION_REJECTED: frozenset({CONTRACTOR}),
+               Kind.NEXT_STEP_DUE: frozenset({FACILITATOR})}  # the promotion log is the facilitators' own
 
 
 def kinds_for(audience: str) -> list[str]:
@@ -186,6 +189,18 @@ def declaration_rejected_alert(payload: dict, lot: dict | None = None) -> AlertD
                f"a été refusée{f' ({reason})' if reason else ''}. Corrigez-la et déclarez-la de nouveau.")
     return _draft(Kind.DECLARATION_REJECTED, message, f"{Kind.DECLARATION_REJECTED.value}:{declaration_id}",
                   context, {"hours": centihours / 100, "month": month, "reason": reason})
+
+
+def next_step_alert(payload: dict) -> AlertDraft:
+    """A next step agreed with a buyer comes due (the markets service's promotion log)."""
+    action_id, buyer, siret = _text(payload, "action_id"), _text(payload, "buyer_name"), _text(payload, "buyer_siret")
+    step, due, held = _text(payload, "next_step"), _date(payload, "next_step_on"), _date(payload, "date")
+    what = f" ({payload['kind_label']})" if isinstance(payload.get("kind_label"), str) else ""
+    message = (f"Promotion de la clause auprès de {buyer} (SIRET {siret}) : prochaine étape « {step} » prévue le "
+               f"{format_date(due)}, convenue le {format_date(held)}{what}.")
+    return _draft(Kind.NEXT_STEP_DUE, message, f"{Kind.NEXT_STEP_DUE.value}:{action_id}:{due.isoformat()}",
+                  {"action_id": action_id, "buyer_siret": siret, "buyer_name": buyer},
+                  {"next_step_on": due.isoformat(), "next_step": step})
 
 
 # --- time-based rules ------------------------------------------------------------------------------

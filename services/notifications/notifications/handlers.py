@@ -452,6 +452,15 @@ def apply_window_ended(event: Event) -> None:
         resolve(alert_id, "fin de la fenêtre de comptage", "La fenêtre de comptage est close.")
 
 
+# --- events of the promotion log (markets service) ---------------------------------------------------
+def apply_next_step_due(event: Event) -> None:
+    try:
+        draft = domain.next_step_alert(event.payload)
+    except domain.IncompleteEvent as exc:
+        raise Unapplicable(str(exc)) from None
+    raise_alert(draft, event.territories, event.id)
+
+
 # --- rules that time alone triggers (a daily command) -----------------------------------------------------
 def lot_facts(lot: LotView) -> domain.LotFacts | None:
     if not (lot.awarded and lot.start_date and lot.end_date and lot.market_reference and lot.quota_hours
@@ -545,5 +554,6 @@ EVENT_HANDLERS = {
     "declaration.rejected": _DECLARATIONS,
     **KEY_EVENT_HANDLERS,
     "eligibility.window_ending": apply_window_ending, "eligibility.window_ended": apply_window_ended,
+    "promotion.next_step_due": apply_next_step_due,
 }
 CONSUMES = ["markets", "hours", "participants"]  # the services whose events this one applies
