@@ -183,9 +183,9 @@ def test_the_regional_table_has_stated_defaults_and_only_the_operator_edits_it(c
     imported(client, operator, as_file(tmp_path, aude_census()))
     table = client.get("/api/v1/census/table", headers=facilitator).json
     assert (table["defaults"], table["threshold"], table["hourly_cost"], table["insertion_rate"]) == \
-        (True, "90000.00", "30.00", "0.0500")
+        (True, 90000, 30, 0.05)
     works = next(f for f in table["families"] if f["code"] == "45")
-    assert works["labour_share"] == "0.4000"
+    assert works["labour_share"] == 0.4
     # 1,000,000 € × 0.40 × 5 % ÷ 30 € = 666.7 → 667 h; 800,000 € → 533 h
     assert client.get("/api/v1/census/where-to-act", headers=facilitator).json[0]["potential_hours"] == 667 + 533
 

@@ -12,7 +12,7 @@ from plumbing.problems import problem
 from plumbing.validation import Siret, Territory
 
 from . import census, decp, handlers, promotion
-from .schemas import MarketSchema
+from .schemas import MarketSchema, amount_field, fraction_field, hourly_cost_field
 from .store import BUYER_TYPES
 
 blp = Blueprint("census", __name__, url_prefix="/api/v1/census",
@@ -97,18 +97,14 @@ class FamilySchema(ma.Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{2}$", error="Division CPV attendue : "
                                                                                  "2 chiffres (45, 90…)."))
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    labour_share = fields.Decimal(required=True, as_string=True, places=4, validate=validate.Range(
-        min=0, max=1, min_inclusive=False, error="La part de main-d'œuvre est une fraction entre 0 et 1."))
+    labour_share = fraction_field("La part de main-d'œuvre", required=True, places=4)
 
 
 class TableSchema(ma.Schema):
-    threshold = fields.Decimal(required=True, as_string=True, places=2, validate=validate.Range(
-        min=0, max=1_000_000_000, error="Seuil attendu entre 0 et 1 000 000 000 €."),
-        metadata={"description": "contracts counted from this amount (excl. VAT); 90,000 by default"})
-    hourly_cost = fields.Decimal(required=True, as_string=True, places=2, validate=validate.Range(
-        min=1, max=1000, error="Coût horaire attendu entre 1 et 1 000 €."))
-    insertion_rate = fields.Decimal(required=True, as_string=True, places=4, validate=validate.Range(
-        min=0, max=1, min_inclusive=False, error="Le taux d'insertion est une fraction entre 0 et 1 (0,05 pour 5 %)."))
+    threshold = amount_field(required=True, metadata={
+        "description": "contracts counted from this amount (excl. VAT); 90,000 by default"})
+    hourly_cost = hourly_cost_field(required=True)
+    insertion_rate = fraction_field("Le taux d'insertion", required=True, places=4)
     families = fields.List(fields.Nested(FamilySchema), required=True, validate=validate.Length(
         max=100, error="100 familles CPV au plus."))
     defaults = fields.Boolean(dump_only=True, metadata={"description": "true: nobody changed the stated defaults"})

@@ -15,17 +15,17 @@ def _one_of(choices, what: str):
     return validate.OneOf(choices, error=f"{what} inconnu ; valeurs possibles : {', '.join(choices)}.")
 
 
-def _fraction(what: str, **kwargs) -> Number:
+def fraction_field(what: str, **kwargs) -> Number:
     return Number(minimum=0, maximum=1, min_inclusive=False,
                   error=f"{what} est une fraction entre 0 et 1 (0,05 pour 5 %).", **kwargs)
 
 
-def _amount(**kwargs) -> Number:
+def amount_field(**kwargs) -> Number:
     return Number(minimum=0, maximum=MAX_AMOUNT, places=2, error=(
         f"Le montant HT est un nombre d'euros de 0 à {MAX_AMOUNT:,.0f}.".replace(",", " ")), **kwargs)
 
 
-def _hourly_cost(**kwargs) -> Number:
+def hourly_cost_field(**kwargs) -> Number:
     return Number(minimum=1, maximum=MAX_HOURLY_COST, places=2, error=(
         f"Le coût horaire est un nombre d'euros de 1 à {MAX_HOURLY_COST}."), **kwargs)
 
@@ -138,12 +138,12 @@ class StatusChangeSchema(ma.Schema):
 
 # --- lots -------------------------------------------------------------------------------------
 class SizingSchema(ma.Schema):
-    amount_excl_vat = _amount(required=True)
+    amount_excl_vat = amount_field(required=True)
     trade = text(120, metadata={"description": "a trade of the reference table: its defaults fill the "
                                                    "missing labour share, hourly cost and rate"})
-    labour_share = _fraction("La part de main-d'œuvre")
-    insertion_rate = _fraction("Le taux d'insertion")
-    hourly_cost = _hourly_cost()
+    labour_share = fraction_field("La part de main-d'œuvre")
+    insertion_rate = fraction_field("Le taux d'insertion")
+    hourly_cost = hourly_cost_field()
 
 
 class LotCreateSchema(SizingSchema):
@@ -233,7 +233,7 @@ class OverrideSchema(ma.Schema):
 class AmendmentSchema(ma.Schema):
     signed_on = Day(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
-    amount_excl_vat = _amount()
+    amount_excl_vat = amount_field()
     start_date = Day()
     end_date = Day()
 
@@ -247,9 +247,9 @@ class AmendmentSchema(ma.Schema):
 class TradeSchema(ma.Schema):
     code = fields.String(attribute="id", dump_only=True)
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    labour_share = _fraction("La part de main-d'œuvre", required=True)
-    hourly_cost = _hourly_cost(required=True)
-    insertion_rate = _fraction("Le taux d'insertion", required=True)
+    labour_share = fraction_field("La part de main-d'œuvre", required=True)
+    hourly_cost = hourly_cost_field(required=True)
+    insertion_rate = fraction_field("Le taux d'insertion", required=True)
     updated_by = fields.String(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
