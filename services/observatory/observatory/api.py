@@ -15,7 +15,7 @@ from .schemas import PanoramaQuerySchema, PeriodQuerySchema, PublicFiguresSchema
 
 blp = Blueprint("observatory", __name__, url_prefix="/api/v1/observatory",
                 description="Observatoire : statistiques, exports, bilans et panorama")
-public = Blueprint("observatory-public", __name__, url_prefix="/api/v1/observatory/public",
+public = Blueprint("observatory-public", __name__, url_prefix="/api/v1/observatory",
                    description="Observatoire public : chiffres agrégés de la région, sans authentification")
 
 FORMATS = {"csv": "text/csv; charset=utf-8",
@@ -128,7 +128,7 @@ class Panorama(MethodView):
         return _document(fmt, documents.render("panorama.html", **data), f"panorama-{query['year']}")
 
 
-@public.route("")
+@public.route("/public")
 class PublicFigures(MethodView):
     @public.response(200, PublicFiguresSchema)
     def get(self):
@@ -136,7 +136,7 @@ class PublicFigures(MethodView):
         return handlers.public_figures(_threshold())
 
 
-@public.route(".html")
+@public.route("/public.html")
 class PublicPage(MethodView):
     @public.response(200, description="The public observatory page, embeddable in a partner's site")
     def get(self):

@@ -99,8 +99,8 @@ def pseudonym(participant_id: str) -> str:
 def lines_table(scope, lines, months) -> list[list]:
     rows = []
     for line in sorted(lines, key=lambda line: (line["month"], line["lot_id"], line["_id"])):
-        if months and not months[0] <= line["month"] <= months[1]:
-            continue
+        if line["status"] not in domain.COUNTED or months and not months[0] <= line["month"] <= months[1]:
+            continue  # a rejected line is in force nowhere
         lot = scope.lots.get(line["lot_id"], {})
         market = scope.markets.get(lot.get("market_id"), {})
         rows.append([line["_id"], market.get("reference"), lot.get("number"), line["month"], line["centihours"] / 100,
