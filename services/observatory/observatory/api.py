@@ -20,8 +20,9 @@ public = Blueprint("observatory-public", __name__, url_prefix="/api/v1/observato
 
 FORMATS = {"csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-FORMAT_PATH = "<any(csv, xlsx):fmt>"
-DOCUMENT_PATH = "<any(html, pdf):fmt>"
+DOCUMENTS = ("html", "pdf")
+FORMAT_PATH = "<fmt>"  # csv or xlsx (a plain parameter: the gateway test probes every documented path)
+DOCUMENT_PATH = "<fmt>"  # html or pdf
 
 
 def _threshold() -> int:
@@ -30,6 +31,12 @@ def _threshold() -> int:
 
 def _download(content: bytes, mimetype: str, filename: str) -> Response:
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _format(fmt: str, formats) -> str:
+    if fmt not in formats:
+        raise problem(404, f"Format inconnu : {fmt}. Formats possibles : {', '.join(formats)}.")
+    return fmt
 
 
 def _table_file(fmt: str, name: str, headers: list[str], rows: list[list]) -> Response:
@@ -71,6 +78,7 @@ class StatisticsFile(MethodView):
     @blp.response(200, description="The same statistics as a CSV (semicolons, UTF-8) or XLSX file")
     def get(self, query, fmt):
         """The statistics as a CSV or XLSX file (« s » where the statistical secret hides a figure)"""
+        _format(fmt, FORMATS)
         stats = handlers.statistics(_scope(query.get("territory")), query["dimensions"], query["months"],
                                     _threshold())
         return _table_file(fmt, "statistiques", *exports.statistics_table(stats))
@@ -83,6 +91,7 @@ class LotsFile(MethodView):
     @blp.response(200, description="Markets and lots with their progress, as CSV or XLSX")
     def get(self, query, fmt):
         """The markets and lots of the caller's territories (a buyer: its own) with their progress"""
+        _format(fmt, FORMATS)
         scope = _scope(query.get("territory"))
         return _table_file(fmt, "lots", exports.LOT_HEADERS, exports.lots_table(scope, scope.lines()))
 
@@ -94,6 +103,7 @@ class LinesFile(MethodView):
     @blp.response(200, description="Declaration lines in force, pseudonymous, as CSV or XLSX")
     def get(self, query, fmt):
         """The declaration lines of the caller's territories: participants under a pseudonym only"""
+        _format(fmt, FORMATS)
         scope = _scope(query.get("territory"))
         return _table_file(fmt, "lignes", exports.LINE_HEADERS,
                            exports.lines_table(scope, scope.lines(), query["months"]))
@@ -105,6 +115,7 @@ class MarketReport(MethodView):
     @blp.response(200, description="The market's report in French, as HTML or PDF")
     def get(self, market_id, fmt):
         """A buyer's report on one of its markets: quota, realised, monthly curve, people, outcomes, companies"""
+        _format(fmt, DOCUMENTS)
         _scope(None)
         report = handlers.market_report(market_id, current_principal(), _threshold())
         if report is None:
@@ -119,6 +130,7 @@ class Panorama(MethodView):
     @blp.response(200, description="The yearly panorama in French, as HTML or PDF")
     def get(self, query, fmt):
         """The yearly panorama of a territory (or of the caller's territories): charts and tables"""
+        _format(fmt, DOCUMENTS)
         territory = query.get("territory")
         region = current_region()
         name = region.territories[territory].name if territory else (
