@@ -22,4 +22,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ]; then
   fi
   echo "$inputs" > "$stamp"
 fi
+# The observatory's PDFs (WeasyPrint) need Pango; Debian 12 has it as libpango-1.0-0 and libpangoft2-1.0-0.
+if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then
+  echo "Installing Pango (the observatory's PDF reports)…"
+  if [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 \
+        libpangoft2-1.0-0 fonts-dejavu-core; } > /dev/null
+  else
+    echo "Pango is required: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core" >&2; exit 1
+  fi
+fi
 bash deploy/local/infra.sh

@@ -1,5 +1,5 @@
 """The embedded local stack: Apache Kafka (KRaft, one node) and FerretDB (the MongoDB wire protocol)
-on Debian's PostgreSQL, as processes on 127.0.0.1, and the four services under gunicorn. No Docker.
+on Debian's PostgreSQL, as processes on 127.0.0.1, and the five services under gunicorn. No Docker.
 
 The process definitions here are used by the run command and by the end-to-end tests and the
 benchmark (which need to kill and restart single processes). ``deploy/local/infra.sh`` installs the
@@ -28,7 +28,10 @@ FERRETDB_VERSION = "v1.24.2"
 FERRETDB_BUILD = "ferretdb-{}-{}".format(FERRETDB_VERSION, hashlib.sha256(b"".join(
     patch.read_bytes() for patch in sorted((HERE / "ferretdb").glob("*.patch")))).hexdigest()[:8])
 KAFKA_HEAP = "-Xmx512m"
-SERVICES = ("markets", "participants", "hours", "notifications")
+SERVICES = ("markets", "participants", "hours", "notifications", "observatory")
+# BASE + (web port, worker's metrics port) of each service
+PORT_OFFSETS = {"markets": (10, 14), "participants": (11, 15), "hours": (12, 16), "notifications": (13, 17),
+                "observatory": (18, 19)}
 LOCAL_JWT_SECRET = DEVELOPMENT_JWT_SECRET  # refused by every service outside ENVIRONMENT=development
 
 
@@ -77,7 +80,7 @@ class StackConfig:
         return Path(self.data_dir) / "mail"
 
     def web_port(self, service: str) -> int:
-        return self.base_port + 10 + SERVICES.index(service)
+        return self.base_port + PORT_OFFSETS[service][0]
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.web_port(service)}"
@@ -200,7 +203,7 @@ class StackConfig:
 
     def metrics_port(self, service: str) -> int:
         """Where a service's worker serves its Prometheus metrics."""
-        return self.base_port + 14 + SERVICES.index(service)
+        return self.base_port + PORT_OFFSETS[service][1]
 
     def worker_command(self, service: str) -> tuple[list[str], dict[str, str]]:
         return [self.python, "-m", f"{service}.worker"], {

@@ -225,7 +225,8 @@ def test_published_events_carry_no_identity_and_carry_the_window(client, facilit
                                      "sex": "female", "age_band": "26_49", "qpv": True}
     assert granted["type"] == "eligibility.granted"
     assert granted["payload"] == {"participant_id": participant["id"], "territory": AUDE, "categories": ["rqth"],
-                                  "eligible_from": "2026-03-01", "eligible_until": "2028-02-29"}
+                                  "eligible_from": "2026-03-01", "eligible_until": "2028-02-29",
+                                  "age_band": "26_49"}  # at entry: the observatory's age band
     assert revoked["type"] == "eligibility.revoked"
     assert revoked["payload"] == {"participant_id": participant["id"], "territory": AUDE,
                                   "revoked_on": "2026-10-31"}

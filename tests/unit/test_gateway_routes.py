@@ -16,7 +16,7 @@ from werkzeug.routing import RequestRedirect
 from stack import StackConfig
 from support import ROOT, TEST_JWT_SECRET
 
-SERVICES = ("markets", "participants", "hours", "notifications")
+SERVICES = ("markets", "participants", "hours", "notifications", "observatory")
 NGINX = ROOT / "deploy" / "docker" / "nginx.conf"
 INGRESS = ROOT / "deploy" / "kubernetes" / "ingress.yaml"
 

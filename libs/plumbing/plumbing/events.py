@@ -1,4 +1,9 @@
-"""The one envelope every event travels in, and its marshmallow schema (JSON on the wire)."""
+"""The one envelope every event travels in, and its marshmallow schema (JSON on the wire).
+
+Versions: a field added to a payload keeps the event's version (consumers ignore what they do not know
+and read a missing field as unknown); a field removed or renamed, or whose meaning changes, makes a new
+version of that event type, which its consumers must learn before it is published.
+"""
 import json
 import uuid
 from dataclasses import dataclass, field, asdict

@@ -36,12 +36,13 @@ def lot_summary(lot: Lot, market: Market) -> dict:
     return {"lot_id": lot.id, "market_id": market.id, "market_reference": market.reference,
             "market_title": market.title, "lot_number": lot.number, "lot_title": lot.title,
             "lead_territory": market.lead_territory, "buyer_id": market.buyer_id,
-            "contractor_siret": lot.contractor_siret, "state_market": market.state_market}
+            "contractor_siret": lot.contractor_siret, "state_market": market.state_market, "trade": lot.trade}
 
 
 def market_payload(market: Market) -> dict:
     return {"market_id": market.id, "reference": market.reference, "title": market.title,
-            "buyer_id": market.buyer_id, "buyer_name": market.buyer_name, "nature": market.nature,
+            "buyer_id": market.buyer_id, "buyer_name": market.buyer_name, "buyer_type": market.buyer_type,
+            "nature": market.nature,
             "cpv_code": market.cpv_code, "clause_kind": market.clause_kind, "state_market": market.state_market,
             "lead_territory": market.lead_territory, "status": market.status,
             "notification_date": market.notification_date.isoformat() if market.notification_date else None,
@@ -71,8 +72,8 @@ def create_market(data: dict, buyer: Buyer, created_by: str) -> Market:
     territories = [data["lead_territory"]] + [t for t in data.pop("associated_territories", [])
                                               if t != data["lead_territory"]]
     data = {name: value for name, value in data.items() if name != "buyer_id"}
-    market = Market(**data, buyer_id=buyer.id, buyer_name=buyer.name, territories=territories,
-                    created_by=created_by)
+    market = Market(**data, buyer_id=buyer.id, buyer_name=buyer.name, buyer_type=buyer.buyer_type,
+                    territories=territories, created_by=created_by)
     market.record(_event("market.created", market.id, territories, market_payload(market)))
     return market.commit()
 
@@ -196,7 +197,7 @@ def _quota_event(lot: Lot, market: Market, type_: str, reason: str | None = None
     return _event(type_, lot.id, lot.territories, {
         **lot_summary(lot, market), "quota_hours": lot.quota_hours,
         "computed_quota_hours": lot.computed_quota_hours, "override_quota_hours": lot.override_quota_hours,
-        "reason": reason})
+        "reason": reason, "start_date": lot.start_date.isoformat(), "end_date": lot.end_date.isoformat()})
 
 
 @retry_on_conflict

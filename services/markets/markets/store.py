@@ -36,6 +36,7 @@ class Market(OutboxDocument):
     title = me.StringField(required=True)
     buyer_id = me.StringField(required=True)
     buyer_name = me.StringField(required=True)
+    buyer_type = me.StringField(choices=BUYER_TYPES)  # copied from the buyer: the observatory breaks down by it
     nature = me.StringField(required=True, choices=NATURES)
     cpv_code = me.StringField()
     clause_kind = me.StringField(choices=CLAUSE_KINDS)  # None: the market carries no social clause

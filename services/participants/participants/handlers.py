@@ -189,7 +189,7 @@ def apply_grant(participant: Participant, data: dict, validated_by: str, window_
     participant.window_notice_due = domain.first_window_notice_due(eligible_until)
     participant.record(_event("eligibility.granted", participant, {
         "categories": [c.code for c in criteria], "eligible_from": data["eligible_from"].isoformat(),
-        "eligible_until": eligible_until.isoformat()}))
+        "eligible_until": eligible_until.isoformat(), "age_band": participant.age_band}))
 
 
 @retry_on_conflict

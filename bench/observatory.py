@@ -1,0 +1,132 @@
+"""Observatory benchmark (printed figures, not a test): rebuilding its read model from the topics, and the
+time of statistics on a region of N declaration lines.
+
+    .venv/bin/python bench/observatory.py --mongodb-url mongodb://127.0.0.1:8102 --kafka 127.0.0.1:8101
+    .venv/bin/python bench/observatory.py --lines 100000 ...     # a smaller region first
+
+Against a running broker and store (the local stack's: BASE+1 and BASE+2), in a topic namespace and a
+database of its own, removed at the end. It puts on the markets, participants and hours topics the events of
+a region (markets and lots, a participant for every 10 lines, each line validated), then runs the rebuild
+command's code (read the three topics from the beginning, fold, write the read model) and prints its
+events/s, then times statistics with none, one and two criteria on the whole region.
+"""
+import argparse
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# this file is named like the service's package: import the package, not this script
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from kafka import KafkaProducer  # noqa: E402
+from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
+import pymongo  # noqa: E402
+
+QUERIES = ([], ["sector"], ["public_category"], ["buyer"], ["sex", "year"], ["territory", "mode"],
+           ["public_category", "month"])
+
+
+def region_events(lines: int, seed: int = 15):
+    from plumbing.events import Event
+    rng = random.Random(seed)
+    territories = ["aude-carcassonne-agglo", "aude-departement", "aude-grand-narbonne"]
+    lots = max(10, lines // 2000)
+    for m in range(lots // 3 + 1):
+        territory = territories[m % 3]
+        yield "markets", Event(type="market.created", producer="markets", key=f"m{m}", territories=[territory], payload={
+            "market_id": f"m{m}", "reference": f"M-{m}", "title": f"Marché {m}", "buyer_id": f"b{m % 40}",
+            "buyer_name": f"Acheteur {m % 40}", "buyer_type": rng.choice(["commune", "departement", "social_landlord"]),
+            "nature": rng.choice(["works", "works", "services", "supplies"]), "cpv_code": rng.choice(["45210000", "90910000"]),
+            "clause_kind": rng.choice(["execution_condition", "award_criterion"]), "state_market": m % 7 == 0,
+            "lead_territory": territory, "status": "in_execution", "start_date": "2024-01-01", "end_date": "2027-12-31"})
+    for lot in range(lots):
+        m = lot % (lots // 3 + 1)
+        yield "markets", Event(type="lot.awarded", producer="markets", key=f"l{lot}", territories=[territories[m % 3]],
+                               payload={"lot_id": f"l{lot}", "market_id": f"m{m}", "lot_number": 1 + lot // 3,
+                                        "lot_title": f"Lot {lot}", "trade": rng.choice(["masonry", "painting", "roads"]),
+                                        "contractor_siret": "73282932000074", "contractor_name": "BTP",
+                                        "quota_hours": rng.randint(500, 5000), "start_date": "2024-01-01",
+                                        "end_date": "2027-12-31"})
+    people = lines // 10
+    for p in range(people):
+        territory = territories[p % 3]
+        yield "participants", Event(type="participant.registered", producer="participants", key=f"p{p}",
+                                    territories=[territory], payload={
+                                        "participant_id": f"p{p}", "territory": territory,
+                                        "sex": rng.choice(["female", "male"]),
+                                        "age_band": rng.choice(["under_26", "26_49", "50_plus"]),
+                                        "qpv": rng.random() < 0.3, "categories": [rng.choice([
+                                            "minimum_benefit", "long_term_job_seeker", "rqth", "under_26_low_qualification"])]})
+        if rng.random() < 0.4:
+            yield "participants", Event(type="participant.exited", producer="participants", key=f"p{p}",
+                                        territories=[territory], payload={
+                                            "participant_id": f"p{p}", "territory": territory, "exit_date": "2026-06-30",
+                                            "outcome": rng.choice(["permanent_contract", "training", "job_seeking"])})
+    for n in range(lines):
+        p, lot = n // 10, (n // 10) % lots
+        month = f"{2024 + (n % 10 + p) % 36 // 12}-{(n % 10 + p) % 12 + 1:02d}"
+        yield "hours", Event(type="declaration.validated", producer="hours", key=f"l{lot}",
+                             territories=[territories[p % 3]], payload={
+                                 "declaration_id": f"d{n}", "line_id": f"d{n}", "version": 1, "status": "validated",
+                                 "lot_id": f"l{lot}", "participant_id": f"p{p}", "month": month,
+                                 "territory": territories[p % 3], "centihours": rng.randint(700, 15000),
+                                 "mode": rng.choice(["direct_hire", "etti", "geiq", "siae_subcontracting"]),
+                                 "contractor_siret": "73282932000074", "employer_siret": None,
+                                 "contract_type": rng.choice(["cdd", "cdi", "insertion", "temporary"])})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--mongodb-url", default=os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:8102"))
+    parser.add_argument("--kafka", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:8101"))
+    args = parser.parse_args()
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    database = prefix.replace(".", "_") + "observatory"
+    os.environ.update({"MONGODB_URL": args.mongodb_url, "MONGODB_DB": database, "KAFKA_BOOTSTRAP_SERVERS": args.kafka,
+                       "KAFKA_TOPIC_PREFIX": prefix, "AUTH_JWT_SECRET": "bench-only-secret-0123456789abcdef",
+                       "REGION_FILE": str(ROOT / "deploy" / "regions" / "aude.yaml"), "LOG_LEVEL": "WARNING"})
+    from observatory import handlers
+    from observatory.app import create_app, load
+    settings = load()
+    app = create_app(settings)
+    topics = [settings.events_topic(s) for s in handlers.CONSUMES]
+    admin = KafkaAdminClient(bootstrap_servers=args.kafka)
+    admin.create_topics([NewTopic(t, settings.kafka_topic_partitions, 1) for t in topics])
+    try:
+        from plumbing.events import encode
+        started, count = time.perf_counter(), 0
+        producer = KafkaProducer(bootstrap_servers=args.kafka, acks=1, linger_ms=50, batch_size=512 * 1024,
+                                 compression_type=None)
+        for service, event in region_events(args.lines):
+            producer.send(f"{prefix}{service}.events", key=event.key.encode(), value=encode(event))
+            count += 1
+        producer.flush()
+        producer.close()
+        print(f"produced {count:,} events ({args.lines:,} lines) in {time.perf_counter() - started:.1f} s")
+        with app.app_context():
+            result = handlers.rebuild(settings)
+            print(f"rebuild: {result['events']:,} events in {result['seconds']} s "
+                  f"(reading and folding {result['read_seconds']} s): {result['events_per_second']:,} events/s "
+                  f"(target ≥ 10,000)")
+            scope = handlers.Scope(None)
+            for dimensions in QUERIES:
+                begin = time.perf_counter()
+                handlers.statistics(handlers.Scope(None), dimensions, None, 5)
+                print(f"statistics by {', '.join(dimensions) or 'nothing (totals)'}: "
+                      f"{time.perf_counter() - begin:.2f} s (target < 1 s)")
+            from observatory.store import Cell, collection
+            print(f"read model: {collection(Cell).estimated_document_count():,} cells for {args.lines:,} lines, "
+                  f"{len(scope.lots):,} lots")
+    finally:
+        admin.delete_topics(topics)
+        admin.close()
+        pymongo.MongoClient(args.mongodb_url).drop_database(database)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The observatory: statistics across the region from the other services ' events."""
