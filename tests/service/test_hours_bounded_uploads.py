@@ -27,7 +27,7 @@ def test_an_xlsx_that_expands_to_200_mb_is_refused_before_it_is_parsed(client, c
 
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
     assert refused.json["rule"] == "file_too_large"
-    assert refused.json["detail"].startswith("Fichier XLSX trop volumineux une fois décompressé (plus de 50 Mo")
+    assert refused.json["detail"].startswith("Fichier XLSX trop volumineux une fois décompressé (plus de 20 Mo")
     assert nothing_written()
 
 
@@ -119,9 +119,9 @@ def test_an_answer_too_large_to_keep_with_its_key_is_refused_before_any_write(cl
 
 def test_an_upload_whose_refused_rows_are_over_16_mb_keeps_a_bounded_report(client, contractor_key, world):
     """Seen on main: 500 with the accepted rows written and no report."""
-    long_reference = "p" * 2_000
+    long_reference = "p" * 1_700
     rows = [[LOT_ID, "p-1", "2026-03", 7, "Formation"]] + [
-        [LOT_ID, long_reference, "2026-03", n, "Formation"] for n in range(9_999)]  # 20 MB of refused values
+        [LOT_ID, long_reference, "2026-03", n, "Formation"] for n in range(9_999)]  # 18.7 MB of refused rows
 
     response = upload(client, contractor_key, xlsx([headers()[:5], *rows]), "heures.xlsx")
 
@@ -129,7 +129,7 @@ def test_an_upload_whose_refused_rows_are_over_16_mb_keeps_a_bounded_report(clie
     assert (response.json["accepted"], response.json["refused"]) == (1, 9_999)
     table = read_csv(client.get(response.json["error_file"]["csv"], headers=contractor_key).data)
     assert len(table) == 10_000
-    assert table[1][1] == "p" * 200 + "…"  # enough to recognise the value, not 2,000 characters
+    assert table[1][1] == "p" * 200 + "…"  # enough to recognise the value, not 1,700 characters
     from hours.store import Declaration
     assert Declaration.objects.count() == 1
 

@@ -29,6 +29,11 @@ def test_a_csv_is_read_in_any_of_the_encodings_french_spreadsheets_write():
                     codecs.BOM_UTF16_LE + text.encode("utf-16-le")):
         assert rows_of(content) == [["Nom", "Commune"], ["Bénédicte", "Lézignan-Corbières"]], content[:4]
     assert rows_of(b"Nom,Commune\n\n  Ana , Sete \n") == [["Nom", "Commune"], ["Ana", "Sete"]]
+    assert rows_of("Nom\nBénédicte\n".encode() + "Hélène\n".encode("cp1252")) == [["Nom"], ["Bénédicte"], ["Hélène"]]
+    assert rows_of(b'Nom;Note\nAna;"sur\ndeux lignes"\n') == [["Nom", "Note"], ["Ana", "sur\ndeux lignes"]]
+    assert rows_of(b"") == []
+    with pytest.raises(UnreadableFile, match="une ligne dépasse 1024 Ko"):
+        rows_of(b"Nom;Commune\n" + b"x" * 2_000_000)
 
 
 def test_reading_stops_at_the_first_row_past_the_limit():
@@ -57,8 +62,8 @@ def test_an_archive_that_expands_too_much_is_refused_before_any_parsing():
     with pytest.raises(UnreadableFile) as refused:
         rows_of(expanding_xlsx(200))
     assert refused.value.rule == "file_too_large"
-    assert str(refused.value).startswith("Fichier XLSX trop volumineux une fois décompressé (plus de 50 Mo")
-    with pytest.raises(UnreadableFile, match="trop volumineux"):  # under 50 MB, but 1,000 times denser than a sheet
+    assert str(refused.value).startswith("Fichier XLSX trop volumineux une fois décompressé (plus de 20 Mo")
+    with pytest.raises(UnreadableFile, match="trop volumineux"):  # under 20 MB, but 1,000 times denser than a sheet
         check_archive(spooled(expanding_xlsx(5)))
     check_archive(spooled(xlsx([["Nom"]] * 10_000)))  # a real sheet passes
     with pytest.raises(UnreadableFile, match="Fichier XLSX illisible"):

@@ -1,8 +1,7 @@
 """CSV and XLSX files: read the ones people upload in bounded memory and time, and write ours so that
 no cell can run as a formula in the spreadsheet that opens it.
 
-Reading streams the uploaded file (werkzeug has already spooled it to disk): a CSV through a text
-wrapper, row by row; an XLSX with openpyxl's read-only mode, after its zip directory has shown that
+Reading streams the uploaded file (werkzeug has already spooled it to disk): a CSV line by line; an XLSX with openpyxl's read-only mode, after its zip directory has shown that
 it does not expand beyond what a real sheet needs. Either stops at the first row over the limit.
 
 Writing goes through ``safe_cell`` (OWASP's CSV injection advice): text starting with ``=``, ``+``,
@@ -14,6 +13,7 @@ cell keeps it text; the value itself is left as it was.
 import codecs
 import csv
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -25,11 +25,12 @@ from openpyxl import Workbook, load_workbook
 from .storable import unstorable_text
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # a 10,000-row sheet is a few MB of XML
+# A 10,000-row sheet is 3 to 7 MB of XML. openpyxl reads a whole sheet that lacks its <dimension> before
+# the first row, and all shared strings at once: this bounds that time and memory too.
+MAX_UNCOMPRESSED_BYTES = 20 * 1024 * 1024
 MAX_RATIO = 100  # uncompressed / compressed size of one member; real sheets stay well under 20
 RATIO_GRACE_BYTES = 100 * 1024  # small members may compress very well (Apache POI's grace size too)
-_SNIFF_BYTES = 64 * 1024
-_CHUNK = 1024 * 1024
+MAX_LINE_BYTES = 1024 * 1024  # a CSV line; real ones are well under 1 kB
 
 
 class UnreadableFile(Exception):
@@ -116,38 +117,40 @@ def _text(value) -> str:
 
 
 def _csv_rows(stream: BinaryIO) -> Iterator[list[str]]:
-    encoding = _encoding(stream)
-    head = stream.read(_SNIFF_BYTES).decode(encoding, errors="ignore")
-    stream.seek(0)
-    first_line = head.lstrip("\ufeff").split("\n", 1)[0]
-    delimiter = max((";", ",", "\t"), key=first_line.count)
-    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+    lines = _utf16_lines(stream) if stream.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else _lines(stream)
+    first = next(lines, "")
+    delimiter = max((";", ",", "\t"), key=first.count)
     try:
-        for row in csv.reader(text, delimiter=delimiter):
+        for row in csv.reader(itertools.chain([first], lines), delimiter=delimiter):
             yield [cell.strip() for cell in row]
     except csv.Error:  # unbalanced quotes, or a cell over the csv module's 128 KB
         raise UnreadableFile("Fichier CSV illisible : vérifiez les guillemets, ou utilisez le modèle.") from None
-    finally:
-        text.detach()  # the upload's stream stays open for whoever owns it
 
 
-def _encoding(stream: BinaryIO) -> str:
-    """UTF-16 when its byte order mark says so, else UTF-8 when every byte decodes as such, else
-    Windows-1252 (what older French spreadsheets write). Decided over the whole file, by chunks."""
-    start = stream.read(2)
+def _lines(stream: BinaryIO) -> Iterator[str]:
+    """The file's lines, each decoded as UTF-8 when it is, else as Windows-1252 (what older French
+    spreadsheets write): decided line by line, so that reading never needs the whole file."""
     stream.seek(0)
-    if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return "utf-16"
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise UnreadableFile(f"Fichier CSV illisible : une ligne dépasse {MAX_LINE_BYTES // 1024} Ko. "
+                                 "Vérifiez les guillemets, ou utilisez le modèle.")
+        try:
+            yield raw.decode("utf-8").lstrip("\ufeff")
+        except UnicodeDecodeError:
+            yield raw.decode("cp1252", errors="replace")
+
+
+def _utf16_lines(stream: BinaryIO) -> Iterator[str]:
+    """A UTF-16 file (Excel's « texte Unicode »), its byte order mark read."""
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding="utf-16", newline="")
     try:
-        while chunk := stream.read(_CHUNK):
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        return "cp1252"
+        while line := text.readline(MAX_LINE_BYTES):
+            yield line
     finally:
-        stream.seek(0)
+        if not stream.closed:
+            text.detach()  # else closing the wrapper would close the upload's stream, which is not ours
 
 
 # --- writing ----------------------------------------------------------------------------------
