@@ -26,6 +26,7 @@ blp = Blueprint("hours", __name__, url_prefix="/api/v1",
 IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": idempotency.HEADER, "required": False, "schema": {"type": "string", "maxLength": 255},
     "description": "a retried request with the same key gets the first answer and changes nothing"}
+ANSWER_TOO_LARGE = "With an Idempotency-Key: an answer too large to keep, nothing written (answer_too_large)"
 
 
 def _contractor_or_404(siret: str) -> Contractor:
@@ -238,6 +239,7 @@ class DeclarationBatch(MethodView):
     @blp.response(200, BatchReportSchema, description="Every line accepted")
     @blp.alt_response(207, schema=BatchReportSchema, description="Some lines refused: see each result")
     @blp.alt_response(422, description="all_or_nothing and a line refused: nothing written")
+    @blp.alt_response(413, description=ANSWER_TOO_LARGE)
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, data):
         """Declare many lines at once (up to 10,000): a result per line"""
@@ -281,7 +283,10 @@ class DeclarationUpload(MethodView):
     @blp.response(200, UploadReportSchema, description="Every row accepted")
     @blp.alt_response(207, schema=UploadReportSchema,
                       description="Some rows refused: see each row, or download them to fix (error_file)")
-    @blp.alt_response(422, description="An unreadable file, or all_or_nothing and a row refused")
+    @blp.alt_response(422, description="A file refused whole, nothing written (rule unreadable_file, too_many_rows: "
+                                       "over HOURS_UPLOAD_MAX_ROWS, file_too_large: an XLSX expanding too much), "
+                                       "or all_or_nothing and a row refused")
+    @blp.alt_response(413, description=ANSWER_TOO_LARGE)
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, query, files):
         """Declare the lines of a CSV or XLSX file (as the template): a French report per row, and the refused
