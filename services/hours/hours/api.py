@@ -1,13 +1,15 @@
 """HTTP entrypoints of the hours service."""
+import hashlib
 import json
 from datetime import timedelta
 
 import marshmallow as ma
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
+from plumbing.storable import unstorable_text
 from plumbing.validation import known_territory
 
 from . import domain, handlers, idempotency, spreadsheets, upload_reports
@@ -24,6 +26,7 @@ blp = Blueprint("hours", __name__, url_prefix="/api/v1",
 IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": idempotency.HEADER, "required": False, "schema": {"type": "string", "maxLength": 255},
     "description": "a retried request with the same key gets the first answer and changes nothing"}
+ANSWER_TOO_LARGE = "With an Idempotency-Key: an answer too large to keep, nothing written (answer_too_large)"
 
 
 def _contractor_or_404(siret: str) -> Contractor:
@@ -190,27 +193,43 @@ class Declarations(MethodView):
 
 
 def _batch_lines(raw_lines: list[dict]) -> list[tuple[int, dict | None, dict | None]]:
-    """Each line through the single-line schema, so that one bad line is refused alone."""
+    """Each line through the single-line schema, so that one bad line is refused alone; so is a line
+    holding what the database would refuse (a NUL, a lone surrogate), before anything is written."""
     lines = []
     for index, raw in enumerate(raw_lines):
         try:
-            lines.append((index, _line_schema.load(raw), None))
+            data = _line_schema.load(raw)
         except ma.ValidationError as exc:
             lines.append((index, None, exc.messages))
+            continue
+        unstorable = {field: [f"Valeur refusée : {reason}"] for field, value in data.items()
+                      if isinstance(value, str) and (reason := unstorable_text(value))}
+        lines.append((index, None, unstorable) if unstorable else (index, data, None))
     return lines
 
 
-def _batch_answer(lines, all_or_nothing: bool, rows: list[int] | None = None) -> tuple[dict, int]:
+def _checked(lines, all_or_nothing: bool, rows: list[int] | None = None) -> handlers.Batch:
+    """The lines checked against every rule, nothing written; in all-or-nothing mode, one refused line
+    refuses the request (422, the report in the problem)."""
     principal = current_principal()
-    report = handlers.declare_batch(principal.siret, lines, all_or_nothing, by=principal.subject)
+    batch = handlers.check_batch(principal.siret, lines, all_or_nothing, by=principal.subject)
+    if not batch.writes:
+        raise problem(422, f"Aucune ligne enregistrée : {len(batch.results)} ligne(s) refusée(s) (mode tout ou "
+                           "rien). Corrigez-les et envoyez de nouveau l'ensemble.", rule="lines_refused",
+                      **_body(batch.report(), rows))
+    return batch
+
+
+def _body(report: dict, rows: list[int] | None = None) -> dict:
+    """The report as answered; an upload's results also name their row in the file."""
     if rows is not None:
         for result in report["results"]:
             result["row"] = rows[result["index"]]
-    body = _report_schema.dump(report)
-    if not report["written"]:
-        raise problem(422, f"Aucune ligne enregistrée : {report['refused']} ligne(s) refusée(s) (mode tout ou "
-                           "rien). Corrigez-les et envoyez de nouveau l'ensemble.", rule="lines_refused", **body)
-    return body, 200 if not report["refused"] else 207
+    return _report_schema.dump(report)
+
+
+def _status(body: dict) -> int:
+    return 200 if not body["refused"] else 207
 
 
 @blp.route("/declarations/batch")
@@ -220,11 +239,16 @@ class DeclarationBatch(MethodView):
     @blp.response(200, BatchReportSchema, description="Every line accepted")
     @blp.alt_response(207, schema=BatchReportSchema, description="Some lines refused: see each result")
     @blp.alt_response(422, description="all_or_nothing and a line refused: nothing written")
+    @blp.alt_response(413, description=ANSWER_TOO_LARGE)
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, data):
         """Declare many lines at once (up to 10,000): a result per line"""
-        return idempotency.run_once("declarations/batch", _json_fingerprint(),
-                                    lambda: _batch_answer(_batch_lines(data["lines"]), data["all_or_nothing"]))
+        def run():
+            batch = _checked(_batch_lines(data["lines"]), data["all_or_nothing"])
+            idempotency.check_storable(_body(batch.report()))
+            body = _body(handlers.write_batch(batch))
+            return body, _status(body)
+        return idempotency.run_once("declarations/batch", _json_fingerprint(), run)
 
 
 def _download(content: bytes, mimetype: str, filename: str) -> Response:
@@ -259,29 +283,47 @@ class DeclarationUpload(MethodView):
     @blp.response(200, UploadReportSchema, description="Every row accepted")
     @blp.alt_response(207, schema=UploadReportSchema,
                       description="Some rows refused: see each row, or download them to fix (error_file)")
-    @blp.alt_response(422, description="An unreadable file, or all_or_nothing and a row refused")
+    @blp.alt_response(422, description="A file refused whole, nothing written (rule unreadable_file, too_many_rows: "
+                                       "over HOURS_UPLOAD_MAX_ROWS, file_too_large: an XLSX expanding too much), "
+                                       "or all_or_nothing and a row refused")
+    @blp.alt_response(413, description=ANSWER_TOO_LARGE)
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, query, files):
         """Declare the lines of a CSV or XLSX file (as the template): a French report per row, and the refused
         rows as a file to fix and upload again"""
-        content = files["file"].read()
+        stream = files["file"].stream  # werkzeug spooled it to disk: read as a stream, never whole
 
         def run():
             try:
-                rows = spreadsheets.read_lines(content)
+                rows = spreadsheets.read_lines(stream, current_app.extensions["settings"].extra["upload_max_rows"])
             except spreadsheets.UnreadableFile as exc:
-                raise problem(422, str(exc), rule="unreadable_file") from None
-            body, status = _batch_answer(_batch_lines([line for _, line in rows]), query["all_or_nothing"],
-                                         [number for number, _ in rows])
-            report = upload_reports.record(current_principal().siret, dict(rows), body["results"])
+                raise problem(422, str(exc), rule=exc.rule) from None
+            numbers, siret = [number for number, _ in rows], current_principal().siret
+            batch = _checked(_batch_lines([line for _, line in rows]), query["all_or_nothing"], numbers)
+            planned = _body(batch.report(), numbers)
+            idempotency.check_storable(planned)
+            # the refused rows' report first: a failure while writing the lines cannot leave them without it
+            report = upload_reports.record(siret, dict(rows), planned["results"])
+            body = _body(handlers.write_batch(batch), numbers)
+            late = [r for r in body["results"] if r["status"] == "refused" and r["index"] not in batch.refused_before]
+            report = upload_reports.record(siret, dict(rows), late, report)  # lines another request wrote meanwhile
             if report is not None:
                 body.update(upload_id=report.id, error_file={
                     **{extension: url_for(f"{blp.name}.{view.__name__}", upload_id=report.id)
                        for extension, view in (("csv", UploadErrorsCsv), ("xlsx", UploadErrorsXlsx))},
                     "kept_until": upload_reports.kept_until(report).isoformat()})
-            return body, status
-        return idempotency.run_once("declarations/upload",
-                                    content + str(query["all_or_nothing"]).encode(), run)
+            return body, _status(body)
+        return idempotency.run_once("declarations/upload", _file_digest(stream) + str(query["all_or_nothing"]).encode(),
+                                    run)
+
+
+def _file_digest(stream) -> bytes:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(1024 * 1024):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.digest()
 
 
 def _error_file(upload_id: str, extension: str) -> Response:
@@ -291,7 +333,7 @@ def _error_file(upload_id: str, extension: str) -> Response:
                            "jours).")
     write, mimetype = {"csv": (spreadsheets.refused_rows_csv, "text/csv"),
                        "xlsx": (spreadsheets.refused_rows_xlsx, spreadsheets.XLSX_MIMETYPE)}[extension]
-    return _download(write(report.rows), mimetype, f"lignes-refusees-{report.id}.{extension}")
+    return _download(write(report.rows, report.omitted or 0), mimetype, f"lignes-refusees-{report.id}.{extension}")
 
 
 @blp.route("/declarations/uploads/<upload_id>/errors.csv")

@@ -5,10 +5,13 @@ from plumbing.web import create_service_app
 
 from . import api, handlers, upload_reports
 from .read_cache import read_cache
+from .schemas import MAX_BATCH_LINES
 
 EXTRA_SETTINGS = {
     # how long a web worker keeps the lots, windows and settings a line is checked against (read_cache.py)
     "read_cache_seconds": lambda env: env.float("HOURS_READ_CACHE_SECONDS", 2.0, validate=lambda v: v >= 0),
+    # the most data rows an uploaded CSV or XLSX file may hold; reading stops and refuses past it
+    "upload_max_rows": lambda env: env.int("HOURS_UPLOAD_MAX_ROWS", MAX_BATCH_LINES, validate=lambda v: v >= 1),
 }
 
 

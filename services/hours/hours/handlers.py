@@ -278,18 +278,38 @@ def declare(siret: str, data: dict, today: date | None = None, by: str = "") -> 
         raise domain.DuplicateLine() from None
 
 
-def declare_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]], all_or_nothing: bool,
-                  today: date | None = None, by: str = "") -> dict:
-    """Check every line first, then write the accepted ones in bulk.
+class Batch:
+    """A request's lines once checked against every rule, nothing written yet.
 
-    ``lines`` holds (index, data, field errors): data is None when the line did not pass the schema.
-    Returns {"results": [...], "accepted": n, "refused": n, "written": bool}; with ``all_or_nothing``,
-    one refused line means nothing is written.
+    ``results`` holds the refused lines' results by index, ``candidates`` the accepted lines' documents
+    (their ids already drawn); with ``all_or_nothing``, one refused line means nothing is to be written.
     """
+
+    def __init__(self, results: dict[int, dict], candidates: list[tuple[int, Declaration]], all_or_nothing: bool):
+        self.results, self.candidates, self.all_or_nothing = results, candidates, all_or_nothing
+        self.refused_before = set(results)  # the lines refused before writing (the others by a concurrent write)
+
+    @property
+    def writes(self) -> bool:
+        return not (self.all_or_nothing and self.results)
+
+    def report(self) -> dict:
+        """{"results": [...], "accepted": n, "refused": n, "written": bool}: once written, or as it will be."""
+        results = dict(self.results)
+        for index, declaration in self.candidates:
+            results[index] = ({"index": index, "status": "accepted", "declaration_id": declaration.id,
+                               "declaration_status": declaration.status} if self.writes
+                              else {"index": index, "status": "valid", "declaration_id": None})
+        return _batch_report(results, written=self.writes)
+
+
+def check_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]], all_or_nothing: bool,
+                today: date | None = None, by: str = "") -> Batch:
+    """Check every line, writing nothing. ``lines`` holds (index, data, field errors): data is None when
+    the line did not pass the schema."""
     results: dict[int, dict] = {}
     candidates: list[tuple[int, Declaration]] = []
-    good = [data for _, data, _ in lines if data is not None]
-    rules = Rules(good, today)
+    rules = Rules([data for _, data, _ in lines if data is not None], today)
     for index, data, errors in lines:
         if data is None:
             results[index] = _refused(index, "invalid_line", "Ligne invalide : voir le détail par champ.", errors)
@@ -302,15 +322,14 @@ def declare_batch(siret: str, lines: list[tuple[int, dict | None, dict | None]],
         declaration = _new_line(siret, data, held, window, rules.auto_validated(held), by)
         rules.count(declaration)
         candidates.append((index, declaration))
-    refused = len(results)
-    if all_or_nothing and refused:
-        for index, declaration in candidates:
-            results[index] = {"index": index, "status": "valid", "declaration_id": None}
-        return _batch_report(results, written=False)
-    for index, declaration in _insert_all(candidates, results):
-        results[index] = {"index": index, "status": "accepted", "declaration_id": declaration.id,
-                          "declaration_status": declaration.status}
-    return _batch_report(results, written=True)
+    return Batch(results, candidates, all_or_nothing)
+
+
+def write_batch(batch: Batch) -> dict:
+    """Write the accepted lines in bulk (nothing when the batch is refused whole); the report."""
+    if batch.writes:
+        batch.candidates = _insert_all(batch.candidates, batch.results)
+    return batch.report()
 
 
 def _insert_all(candidates: list[tuple[int, Declaration]], results: dict) -> list[tuple[int, Declaration]]:

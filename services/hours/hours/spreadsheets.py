@@ -3,18 +3,16 @@
 Rows become the same lines as the batch endpoint's (same schema, same rules, same report), named
 by their line in the file. Nothing from a row is logged.
 """
-import csv
-import io
 import unicodedata
-from datetime import date, datetime
+from typing import BinaryIO
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
+from plumbing.spreadsheets import XLSX_MIMETYPE, UnreadableFile, append_row, csv_bytes, read_rows, xlsx_bytes
 
 from .domain import CONTRACT_TYPES, MODES
-from .schemas import MAX_BATCH_LINES
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+__all__ = ["XLSX_MIMETYPE", "UnreadableFile"]
 SHEET = "Déclarations"
 
 MODE_LABELS_FR = {"direct_hire": "Embauche directe", "etti": "ETTI", "geiq": "GEIQ", "ai": "Association intermédiaire",
@@ -41,10 +39,6 @@ COLUMNS = (
 HEADERS = {field: header for field, header, _ in COLUMNS}
 
 
-class UnreadableFile(Exception):
-    """The file cannot be read as declarations; the message is French."""
-
-
 def _key(text: str) -> str:
     """Compare headers and labels without case, accents or punctuation."""
     text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
@@ -57,68 +51,30 @@ _CONTRACTS = {_key(c): c for c in CONTRACT_TYPES} | {_key(label): c for c, label
 
 
 def csv_template() -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([header for _, header, _ in COLUMNS])
-    writer.writerow(["lot-exemple", "participant-exemple", "2026-03", "151,67", MODE_LABELS_FR["direct_hire"], "",
-                     CONTRACT_LABELS_FR["cdd"], "", ""])
-    writer.writerow(["lot-exemple", "participant-exemple-2", "", "35", MODE_LABELS_FR["etti"], "55210055400013",
-                     CONTRACT_LABELS_FR["temporary"], "02/03/2026", "13/03/2026"])
-    return out.getvalue().encode("utf-8-sig")  # the BOM makes spreadsheets read the accents right
+    return csv_bytes([
+        [header for _, header, _ in COLUMNS],
+        ["lot-exemple", "participant-exemple", "2026-03", "151,67", MODE_LABELS_FR["direct_hire"], "",
+         CONTRACT_LABELS_FR["cdd"], "", ""],
+        ["lot-exemple", "participant-exemple-2", "", "35", MODE_LABELS_FR["etti"], "55210055400013",
+         CONTRACT_LABELS_FR["temporary"], "02/03/2026", "13/03/2026"]])
 
 
 def xlsx_template() -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET
-    sheet.append([header for _, header, _ in COLUMNS])
+    append_row(sheet, [header for _, header, _ in COLUMNS])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     help_sheet = workbook.create_sheet("Aide")
-    help_sheet.append(["Colonne", "Que saisir"])
+    append_row(help_sheet, ["Colonne", "Que saisir"])
     for _, header, help_text in COLUMNS:
-        help_sheet.append([header, help_text])
-    help_sheet.append([])
-    help_sheet.append(["Période", "Chaque ligne porte soit sur un mois entier (colonne Mois), soit sur une partie "
-                                  "d'un mois (Date de début et Date de fin, sans le mois). Deux lignes d'un même lot "
-                                  "et d'un même participant ne peuvent pas se chevaucher."])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (datetime, date)):
-        return f"{value:%Y-%m-%d}"  # a date cell; in the month column, _month keeps its month
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _rows(content: bytes) -> list[list[str]]:
-    if content[:4] == b"PK\x03\x04":  # a zip: XLSX
-        try:
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception:  # noqa: BLE001 - whatever the reason, not a workbook we can read
-            raise UnreadableFile("Fichier XLSX illisible : enregistrez-le à nouveau depuis votre tableur, "
-                                 "ou utilisez le modèle.") from None
-        try:
-            sheet = workbook[SHEET] if SHEET in workbook.sheetnames else workbook.worksheets[0]
-            return [[_cell(v) for v in row]
-                    for row in sheet.iter_rows(values_only=True, max_row=MAX_BATCH_LINES + 2)]
-        finally:
-            workbook.close()
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")  # what older French spreadsheets write
-    delimiter = max((";", ",", "\t"), key=text.split("\n", 1)[0].count)
-    try:
-        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    except csv.Error:
-        raise UnreadableFile("Fichier CSV illisible : vérifiez les guillemets, ou utilisez le modèle.") from None
+        append_row(help_sheet, [header, help_text])
+    append_row(help_sheet, [])
+    append_row(help_sheet, ["Période", "Chaque ligne porte soit sur un mois entier (colonne Mois), soit sur une "
+                                      "partie d'un mois (Date de début et Date de fin, sans le mois). Deux lignes "
+                                      "d'un même lot et d'un même participant ne peuvent pas se chevaucher."])
+    return xlsx_bytes(workbook)
 
 
 def _month(text: str) -> str:
@@ -156,12 +112,14 @@ def _line(values: dict) -> dict:
     return line
 
 
-def read_lines(content: bytes) -> list[tuple[int, dict]]:
-    """The data rows as (line number in the file, line)."""
-    rows = _rows(content)
-    if not rows or not any(rows[0]):
+def read_lines(stream: BinaryIO, max_rows: int) -> list[tuple[int, dict]]:
+    """The data rows as (line number in the file, line), read row by row; refuses (UnreadableFile) a file
+    of more than ``max_rows`` rows as soon as it gets there."""
+    rows = read_rows(stream, max_rows, SHEET)
+    header = next(rows, None)
+    if header is None:
         raise UnreadableFile("Le fichier est vide : partez du modèle, dont la première ligne porte les en-têtes.")
-    fields = [_HEADER_KEYS.get(_key(h)) for h in rows[0]]
+    fields = [_HEADER_KEYS.get(_key(h)) for h in header[1]]
     missing = [HEADERS[f] for f, _, help_text in COLUMNS if help_text.startswith("Obligatoire") and f not in fields]
     if "month" not in fields and not {"start_date", "end_date"} <= set(fields):  # the period, one way or the other
         missing.append(f"{HEADERS['month']} (ou {HEADERS['start_date']} et {HEADERS['end_date']})")
@@ -169,14 +127,12 @@ def read_lines(content: bytes) -> list[tuple[int, dict]]:
         raise UnreadableFile("Colonnes obligatoires absentes : " + ", ".join(missing) + ". Partez du modèle "
                              "(GET /api/v1/declarations/template.csv ou .xlsx).")
     lines = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in rows:
         values = {f: (row[i] if i < len(row) else "") for i, f in enumerate(fields) if f}
         if any(values.values()):
             lines.append((number, _line(values)))
     if not lines:
         raise UnreadableFile("Le fichier ne contient aucune ligne sous les en-têtes.")
-    if len(lines) > MAX_BATCH_LINES:
-        raise UnreadableFile(f"Le fichier compte plus de {MAX_BATCH_LINES} lignes : découpez-le.")
     return lines
 
 
@@ -193,34 +149,33 @@ def _shown(field: str, value: str) -> str:
     return _LABELS.get(field, {}).get(value, value)
 
 
-def _refused_table(rows: list[dict]) -> list[list]:
+def _refused_table(rows: list[dict], omitted: int) -> list[list]:
     """The template's columns, then the reason and the row's number in the uploaded file; the reader
-    ignores these two, so the fixed file can be uploaded as it is."""
+    ignores these two, so the fixed file can be uploaded as it is (the line on the rows left out too)."""
     table = [[header for _, header, _ in COLUMNS] + [REASON_HEADER, ROW_HEADER]]
     for row in rows:
         table.append([_shown(field, str(row["values"].get(field, ""))) for field, _, _ in COLUMNS]
                      + [row["reason"], row["row"]])
+    if omitted:
+        table.append([""] * len(COLUMNS) + [
+            f"… et {omitted} autre(s) ligne(s) refusée(s), non reprises ici : corrigez et renvoyez d'abord "
+            "celles-ci, puis renvoyez votre fichier d'origine (les lignes déjà enregistrées y seront refusées "
+            "comme doublons).", ""])
     return table
 
 
-def refused_rows_csv(rows: list[dict]) -> bytes:
-    """``rows``: {"row": number in the file, "values": {field: text as read}, "reason": French}."""
-    out = io.StringIO()
-    csv.writer(out, delimiter=";").writerows(_refused_table(rows))
-    return out.getvalue().encode("utf-8-sig")
+def refused_rows_csv(rows: list[dict], omitted: int = 0) -> bytes:
+    """``rows``: {"row": number in the file, "values": {field: text as read}, "reason": French};
+    ``omitted``: refused rows left out of the report (it is bounded)."""
+    return csv_bytes(_refused_table(rows, omitted))
 
 
-def refused_rows_xlsx(rows: list[dict]) -> bytes:
+def refused_rows_xlsx(rows: list[dict], omitted: int = 0) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET
-    for values in _refused_table(rows):
-        sheet.append(values)
-        for cell in sheet[sheet.max_row]:
-            if cell.data_type == "f":
-                cell.data_type = "s"  # what the file held, shown as text: never run as a formula
+    for values in _refused_table(rows, omitted):
+        append_row(sheet, values)  # what the file held, shown as text: never run as a formula
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return xlsx_bytes(workbook)

@@ -154,11 +154,14 @@ class DeclarationSettings(me.Document):
 
 
 class IdempotentRequest(me.Document):
-    """The first answer to a request sent with an Idempotency-Key, replayed to its retries."""
+    """The first answer to a request sent with an Idempotency-Key, replayed to its retries. The answer is
+    kept as compressed JSON text: whatever names or text it echoes (a NUL, a key starting with $), the
+    database stores it, and a 10,000-line report stays far below a document's 16 MB."""
     id = me.StringField(primary_key=True)  # contractor SIRET | endpoint | key
     request_hash = me.StringField(required=True)
     status = me.IntField(required=True)
-    body = me.DictField()
+    answer = me.BinaryField()  # zlib of the JSON body
+    body = me.DictField()  # the body itself, in records written before ``answer``
     created_at = me.DateTimeField(required=True)
     meta = {"collection": "idempotent_requests"}
 
@@ -170,7 +173,8 @@ class UploadReport(me.Document):
     contractor_siret = me.StringField(required=True)
     territories = me.ListField(me.StringField())  # the lots' (their facilitators may read it)
     created_at = me.DateTimeField(required=True)
-    rows = me.ListField(me.DictField())  # {row, values, rule, detail, errors}
+    rows = me.ListField(me.DictField())  # {row, values, rule, reason}, the first ones when there are many
+    omitted = me.IntField(default=0)  # refused rows left out, to keep the document bounded
     meta = {"collection": "upload_reports", "indexes": ["created_at"]}
 
 

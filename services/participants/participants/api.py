@@ -5,7 +5,7 @@ territory settings; buyers and contractors never reach this service's personal d
 """
 from contextlib import contextmanager
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
@@ -233,9 +233,10 @@ class ParticipantImport(MethodView):
         require_territory([territory], "ces participants")
         window = handlers.territory_settings(territory)["counting_window_months"]
         try:
-            report = importing.import_file(files["file"], territory, query["mode"], principal, window)
+            report = importing.import_file(files["file"], territory, query["mode"], principal, window,
+                                           current_app.extensions["settings"].extra["import_max_rows"])
         except importing.UnreadableFile as exc:
-            raise problem(422, str(exc), rule="unreadable_file") from None
+            raise problem(422, str(exc), rule=exc.rule) from None
         if report["mode"] == "all_or_nothing" and report["rejected"]:
             raise problem(422, f"Aucune ligne importée : {report['rejected']} ligne(s) comportent des erreurs "
                                "(mode tout ou rien). Corrigez-les et importez à nouveau le fichier.",

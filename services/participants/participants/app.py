@@ -5,13 +5,18 @@ import click
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, handlers
+from . import api, handlers, importing
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # an import file; larger ones get 413
+EXTRA_SETTINGS = {
+    # the most data rows an imported CSV or XLSX file may hold; reading stops and refuses past it
+    "import_max_rows": lambda env: env.int("PARTICIPANTS_IMPORT_MAX_ROWS", importing.MAX_ROWS,
+                                           validate=lambda v: v >= 1),
+}
 
 
 def load() -> Settings:
-    return load_settings("participants")
+    return load_settings("participants", extra=EXTRA_SETTINGS)
 
 
 def create_app(settings: Settings | None = None):

@@ -5,23 +5,24 @@ when the row carries eligibility columns), and the caller chooses: import the va
 all rows or none. The report names each row by its line in the file, with French messages per
 column. Nothing from a row (names, dates, references) is ever logged.
 """
-import csv
-import io
 import logging
-from datetime import date, datetime
+from datetime import date
+from typing import BinaryIO
 
 import marshmallow as ma
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
+from plumbing.spreadsheets import XLSX_MIMETYPE, UnreadableFile, append_row, csv_bytes, read_rows, xlsx_bytes
 
 from . import domain, handlers
 from .schemas import EligibilityRequestSchema, ParticipantCreateSchema
 
 log = logging.getLogger(__name__)
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_ROWS = 5000
+__all__ = ["XLSX_MIMETYPE", "UnreadableFile"]
+MAX_ROWS = 5000  # the default of PARTICIPANTS_IMPORT_MAX_ROWS, and the template's validated rows
+SHEET = "Participants"
 
 # field, French header (as in the template), what to write
 COLUMNS = (
@@ -60,23 +61,17 @@ _CRITERIA = {domain.normalise_name(code): code for code in domain.CRITERIA} | \
             {domain.normalise_name(label): code for code, label in domain.CRITERIA_LABELS_FR.items()}
 
 
-class UnreadableFile(Exception):
-    """The file as a whole cannot be imported (format, columns, size); French message."""
-
-
 # --- templates ---------------------------------------------------------------------------------
 def csv_template() -> bytes:
     """Header line only, separator « ; » and a byte-order mark: what a French spreadsheet opens right."""
-    out = io.StringIO()
-    csv.writer(out, delimiter=";").writerow([header for _, header, _ in COLUMNS])
-    return out.getvalue().encode("utf-8-sig")
+    return csv_bytes([[header for _, header, _ in COLUMNS]])
 
 
 def xlsx_template() -> bytes:
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "Participants"
-    sheet.append([header for _, header, _ in COLUMNS])
+    sheet.title = SHEET
+    append_row(sheet, [header for _, header, _ in COLUMNS])
     for index, (_, header, _) in enumerate(COLUMNS, start=1):
         sheet.cell(row=1, column=index).font = Font(bold=True)
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = max(14, len(header) + 2)
@@ -87,67 +82,28 @@ def xlsx_template() -> bytes:
         validation.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
         sheet.add_data_validation(validation)
     help_sheet = workbook.create_sheet("Mode d'emploi")
-    help_sheet.append(["Colonne", "Ce qu'il faut y écrire"])
+    append_row(help_sheet, ["Colonne", "Ce qu'il faut y écrire"])
     for _, header, explanation in COLUMNS:
-        help_sheet.append([header, explanation])
-    help_sheet.append([])
-    help_sheet.append(["Critères", "Codes acceptés et leur sens :"])
+        append_row(help_sheet, [header, explanation])
+    append_row(help_sheet, [])
+    append_row(help_sheet, ["Critères", "Codes acceptés et leur sens :"])
     for code, label in domain.CRITERIA_LABELS_FR.items():
-        help_sheet.append([code, label])
+        append_row(help_sheet, [code, label])
     help_sheet.column_dimensions["A"].width = 45
     help_sheet.column_dimensions["B"].width = 100
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return xlsx_bytes(workbook)
 
 
 # --- reading files ----------------------------------------------------------------------------
-def _cell(value) -> str:
-    """A cell as text, dates as YYYY-MM-DD, integral numbers without « .0 »."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _read_xlsx(content: bytes) -> list[list[str]]:
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - whatever the reason, the file is not a workbook we can read
-        raise UnreadableFile("Fichier XLSX illisible : enregistrez-le à nouveau depuis votre tableur, "
-                             "ou utilisez le modèle.") from None
-    try:
-        sheet = workbook["Participants"] if "Participants" in workbook.sheetnames else workbook.worksheets[0]
-        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 2)]
-    finally:
-        workbook.close()
-
-
-def _read_csv(content: bytes) -> list[list[str]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")  # what older French spreadsheets write
-    first_line = text.split("\n", 1)[0]
-    delimiter = max((";", ",", "\t"), key=first_line.count)
-    try:
-        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    except csv.Error:
-        raise UnreadableFile("Fichier CSV illisible : vérifiez les guillemets, ou utilisez le modèle.") from None
-
-
-def read_rows(content: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
-    """The data rows as (line number, {field: text}), and the headers that were not recognised."""
-    rows = _read_xlsx(content) if content[:4] == b"PK\x03\x04" else _read_csv(content)
-    if not rows or not any(rows[0]):
+def read_participants(stream: BinaryIO, max_rows: int) -> tuple[list[tuple[int, dict]], list[str]]:
+    """The data rows as (line number, {field: text}), and the headers that were not recognised; read row by
+    row, refused (UnreadableFile) as soon as the file passes ``max_rows`` rows."""
+    rows = read_rows(stream, max_rows, SHEET)
+    first = next(rows, None)
+    if first is None:
         raise UnreadableFile("Le fichier est vide : partez du modèle, dont la première ligne porte les "
                              "en-têtes de colonnes.")
-    header = rows[0]
+    header = first[1]
     fields = [_HEADER_KEYS.get(domain.normalise_name(h)) for h in header]
     ignored = [h for h, f in zip(header, fields) if h and f is None]
     missing = [HEADERS[f] for f in REQUIRED if f not in fields]
@@ -155,14 +111,12 @@ def read_rows(content: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
         raise UnreadableFile("Colonnes obligatoires absentes : " + ", ".join(missing) + ". Partez du modèle "
                              "(GET /api/v1/participants/import-template.csv ou .xlsx).")
     data = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in rows:
         values = {f: (row[i] if i < len(row) else "") for i, f in enumerate(fields) if f}
         if any(values.values()):
             data.append((number, values))
     if not data:
         raise UnreadableFile("Le fichier ne contient aucune ligne de participant sous les en-têtes.")
-    if len(data) > MAX_ROWS:
-        raise UnreadableFile(f"Le fichier compte plus de {MAX_ROWS} lignes : découpez-le en plusieurs fichiers.")
     return data, ignored
 
 
@@ -296,10 +250,11 @@ def validate_row(values: dict, territory: str, window_months: int) -> tuple[dict
 
 
 # --- importing --------------------------------------------------------------------------------
-def import_file(upload, territory: str, mode: str, actor, window_months: int, today: date | None = None) -> dict:
+def import_file(upload, territory: str, mode: str, actor, window_months: int, max_rows: int = MAX_ROWS,
+                today: date | None = None) -> dict:
     """Validate every row, then create the valid ones (valid_only) or all of them only if all are valid."""
     today = today or date.today()
-    rows, ignored = read_rows(upload.read())
+    rows, ignored = read_participants(upload.stream, max_rows)
     report, accepted, seen = [], [], {}
     for number, values in rows:
         participant, eligibility, errors = validate_row(values, territory, window_months)
