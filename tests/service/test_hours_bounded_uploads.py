@@ -63,45 +63,45 @@ def test_a_big_allowed_xlsx_is_read_whole(client, contractor_key, world):
 
 
 # --- all or nothing ---------------------------------------------------------------------------------
-def test_a_batch_with_a_nul_in_a_field_name_answers_once_and_replays(client, contractor_key, world):
+def test_a_batch_with_a_nul_in_a_field_name_is_refused_whole_and_again_on_retry(client, contractor_key, world):
     """Seen on main: 500 with the valid line written, and again on retry."""
     headers = {**contractor_key, "Idempotency-Key": "nul-dans-un-nom"}
-    body = {"lines": [LINE, {**LINE, "month": "2026-04", "x\u0000y": 1, "$where": 1, "a.b": 1}]}
+    body = {"lines": [LINE, {**LINE, "month": "2026-04", "x\u0000y": 1}]}
+
+    first = client.post(BATCH, json=body, headers=headers)
+    retried = client.post(BATCH, json=body, headers=headers)
+
+    for answer in (first, retried):
+        assert answer.status_code == 400 and answer.mimetype == "application/problem+json"
+        assert answer.json["type"].endswith("/unstorable_character")
+        assert "« lines[1] »" in answer.json["detail"]
+    assert nothing_written()
+    assert client.post(BATCH, json={"lines": [LINE]}, headers=headers).status_code == 200  # all accepted: the key was not spent
+
+
+def test_field_names_a_database_reads_as_operators_are_refused_per_line_and_replayed(client, contractor_key, world):
+    headers = {**contractor_key, "Idempotency-Key": "noms-dangereux"}
+    body = {"lines": [LINE, {**LINE, "month": "2026-04", "$where": 1, "a.b": 1}]}
 
     first = client.post(BATCH, json=body, headers=headers)
     retried = client.post(BATCH, json=body, headers=headers)
 
     assert first.status_code == 207, first.json
     assert [r["status"] for r in first.json["results"]] == ["accepted", "refused"]
-    assert first.json["results"][1]["errors"] == {"x\u0000y": ["Champ inconnu."], "$where": ["Champ inconnu."],
-                                                  "a.b": ["Champ inconnu."]}
+    assert first.json["results"][1]["errors"] == {"$where": ["Champ inconnu."], "a.b": ["Champ inconnu."]}
     assert (retried.status_code, retried.json) == (207, first.json)
     assert retried.headers["Idempotent-Replayed"] == "true"
     from hours.store import Declaration
     assert Declaration.objects.count() == 1
 
 
-def test_a_line_the_database_would_refuse_is_refused_alone_before_any_write(client, contractor_key, world):
-    body = {"lines": [LINE, {**LINE, "month": "2026-04", "participant_id": "p-\u00001"},
-                      {**LINE, "month": "2026-05", "lot_id": "lot-\ud800"}]}
-
-    def send(body):  # as JSON escapes: "\ud800", a lone surrogate, cannot be written as UTF-8
-        return client.post(BATCH, data=json.dumps(body), content_type="application/json", headers=contractor_key)
-
-    everything = send({**body, "all_or_nothing": True})
-    assert everything.status_code == 422 and everything.json["rule"] == "lines_refused"
-    assert nothing_written()
-
-    response = send(body)
-    assert response.status_code == 207, response.json
-    results = response.json["results"]
-    assert [(r["status"], r.get("rule")) for r in results] == [
-        ("accepted", None), ("refused", "invalid_line"), ("refused", "invalid_line")]
-    assert results[1]["errors"] == {"participant_id": [
-        "Valeur refusée : un caractère nul (U+0000) n'est pas accepté."]}
-    assert list(results[2]["errors"]) == ["lot_id"]
-    from hours.store import Declaration
-    assert Declaration.objects.count() == 1
+def test_a_line_the_database_would_refuse_refuses_the_whole_batch_before_any_write(client, contractor_key, world):
+    for bad in ({**LINE, "month": "2026-04", "participant_id": "p-\u00001"}, {**LINE, "month": "2026-05", "lot_id": "lot-\ud800"}):
+        # as JSON escapes: "\ud800", a lone surrogate, cannot be written as UTF-8
+        response = client.post(BATCH, data=json.dumps({"lines": [LINE, bad]}), content_type="application/json",
+                               headers=contractor_key)
+        assert response.status_code == 400 and response.json["type"].endswith("/unstorable_character")
+        assert nothing_written()
 
 
 def test_an_answer_too_large_to_keep_with_its_key_is_refused_before_any_write(client, contractor_key, world,

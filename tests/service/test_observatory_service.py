@@ -228,7 +228,8 @@ def test_csv_and_xlsx_exports_hide_secret_figures_and_neutralise_formulas(live, 
     assert carcassonne[10:14] == ["1000", "164,00", "5,00", "16,40"]
 
     book = load_workbook(io.BytesIO(live.get("/api/v1/observatory/lots.xlsx", headers=facilitator).data))
-    assert any(row[1] == "'=HYPERLINK(\"http://x\")" for row in book.active.iter_rows(values_only=True))
+    title = next(row[1] for row in book.active.iter_rows() if row[0].value == "REF-m1")
+    assert (title.value, title.data_type, title.quotePrefix) == ('=HYPERLINK("http://x")', "s", True)  # text, not a formula
 
     lines = live.get("/api/v1/observatory/lines.xlsx", query_string={"from": "2026-03"}, headers=facilitator)
     sheet = list(load_workbook(io.BytesIO(lines.data)).active.iter_rows(values_only=True))

@@ -22,12 +22,10 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .problems import problem, problem_response
+from .storable import UNSTORABLE
 
 MAX_JSON_DEPTH = 32  # the deepest body of the APIs nests 4 levels; parsers and encoders recurse
 INT64_LIMIT = 2 ** 63  # MongoDB stores integers on 64 bits
-# BSON refuses NUL in field names, FerretDB in strings too; a lone UTF-16 surrogate cannot be encoded
-# to UTF-8 at all. No text of the platform needs either.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 # Only the service's own scripts and styles (the Swagger UI page loads its files from the service);

@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
-from plumbing.storable import unstorable_text
 from plumbing.validation import known_territory
 
 from . import domain, handlers, idempotency, spreadsheets, upload_reports
@@ -193,8 +192,8 @@ class Declarations(MethodView):
 
 
 def _batch_lines(raw_lines: list[dict]) -> list[tuple[int, dict | None, dict | None]]:
-    """Each line through the single-line schema, so that one bad line is refused alone; so is a line
-    holding what the database would refuse (a NUL, a lone surrogate), before anything is written."""
+    """Each line through the single-line schema, so that one bad line is refused alone (what the database
+    would refuse, a NUL or a lone surrogate, refused the whole body before: ``plumbing.guard``)."""
     lines = []
     for index, raw in enumerate(raw_lines):
         try:
@@ -202,9 +201,7 @@ def _batch_lines(raw_lines: list[dict]) -> list[tuple[int, dict | None, dict | N
         except ma.ValidationError as exc:
             lines.append((index, None, exc.messages))
             continue
-        unstorable = {field: [f"Valeur refusée : {reason}"] for field, value in data.items()
-                      if isinstance(value, str) and (reason := unstorable_text(value))}
-        lines.append((index, None, unstorable) if unstorable else (index, data, None))
+        lines.append((index, data, None))
     return lines
 
 

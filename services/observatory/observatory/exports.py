@@ -1,32 +1,18 @@
 """CSV and XLSX files of the statistics, of a territory's lots with their progress, and of the declaration
 lines (pseudonymous). French headers; a hidden figure is « s » (secret statistique)."""
-import csv
 import hashlib
-import io
 
 from openpyxl import Workbook
+from plumbing.spreadsheets import append_row, csv_bytes, xlsx_bytes
 
 from . import domain
 
 SECRET = "s"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """A text a spreadsheet would read as a formula starts with an apostrophe; numbers stay numbers.
-    (The hardening work adds one shared function to plumbing: this one goes when it lands.)"""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def write_csv(headers: list[str], rows) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")  # what a French spreadsheet opens without asking
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_french_number(neutralise(v)) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM makes Excel read UTF-8
+    """Risky text neutralised by plumbing's CSV writer; decimals with a French comma."""
+    return csv_bytes([headers, *([_french_number(v) for v in row] for row in rows)])
 
 
 def _french_number(value):
@@ -41,10 +27,8 @@ def write_xlsx(sheet: str, headers: list[str], rows) -> bytes:
     page.title = sheet[:31]
     page.append(headers)
     for row in rows:
-        page.append([neutralise(v) for v in row])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        append_row(page, row)
+    return xlsx_bytes(book)
 
 
 def _secret(value):
