@@ -11,6 +11,7 @@ created in one territory of the Aude region (Carcassonne Agglo) and probed from 
 One app per service, its test client, the real store."""
 import importlib
 import io
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +23,7 @@ from plumbing.contractor_keys import apply_key_event
 from plumbing.events import Event
 
 from support import TEST_JWT_SECRET
+from support.decp import NO_SOCIAL, contract, siret
 from test_hours_service import LINE, OTHER_SIRET, SIRET
 from test_markets_service import BUYER, LOT, MARKET
 from test_notifications_channels import BUYER_ID, lot_event
@@ -32,8 +34,10 @@ ROLES = ("facilitator", "operator", "buyer", "contractor")
 METHODS = ("get", "post", "put", "patch", "delete")
 FOREIGN_BUYER = {**BUYER, "siret": "21110262000013", "name": "Commune de Narbonne", "territory": FOREIGN}
 
-# Operations on what the whole region shares (not a territory's resource): another territory may use them.
-REGION_WIDE = {("PUT", "/api/v1/trades/{code}"), ("POST", "/api/v1/quota/simulations")}
+# Operations on what the whole region shares (not a territory's resource): another territory may use them
+# (the census is the region's open data, imported and sized by any of its operators).
+REGION_WIDE = {("PUT", "/api/v1/trades/{code}"), ("POST", "/api/v1/quota/simulations"),
+               ("POST", "/api/v1/census/imports"), ("PUT", "/api/v1/census/table")}
 # Where the refusal of another territory's write is a business answer rather than 403/404 (nothing written;
 # a company's registration is public: its SIRET is already known, whoever registered it).
 # What the foreign caller may write of its own while refused: the report of its own refused upload.
@@ -85,6 +89,7 @@ def markets_world(client, auth) -> World:
     created(client.put("/api/v1/trades/masonry", headers=auth("operator", HOME), json={
         "label": "Maçonnerie", "labour_share": "0.50", "hourly_cost": "30", "insertion_rate": "0.05"}), 200)
     partner = {"siret": OTHER_SIRET, "name": "Électricité Narbonnaise"}
+    census = census_of_home(client, auth)
     bodies = {
         ("POST", "/api/v1/buyers"): {**BUYER, "siret": "21110262000013"},
         ("POST", "/api/v1/markets"): {**MARKET, "reference": "2026-CA-099", "buyer_id": buyer["id"]},
@@ -100,11 +105,45 @@ def markets_world(client, auth) -> World:
                                            "insertion_rate": "0.05"},
         ("PUT", "/api/v1/territories/{territory}/settings"): {"ramp_days": 30},
         ("POST", "/api/v1/quota/simulations"): {"amount_excl_vat": 100000, "trade": "masonry"},
+        **census["bodies"],
     }
     return World(client, auth, {"buyer_id": buyer["id"], "market_id": market["id"], "lot_id": lot["id"],
-                                "code": "masonry", "territory": HOME},
-                 {buyer["id"], market["id"], lot["id"]}, bodies, (buyer["id"], foreign_buyer["id"]),
+                                "code": "masonry", "territory": HOME, **census["params"]},
+                 {buyer["id"], market["id"], lot["id"], *census["ids"]}, bodies, (buyer["id"], foreign_buyer["id"]),
                  contractor_keys_learnt(SIRET, OTHER_SIRET))
+
+
+CENSUS_HOME, CENSUS_SHARED = siret(1201), siret(1202)  # in HOME's directory; in no directory (the département's)
+
+
+def census_of_home(client, auth) -> dict:
+    """A census imported (the region's), its buyer CENSUS_HOME in HOME's directory with a contract carrying a
+    clause and a promotion action; CENSUS_SHARED, in no directory, is seen by every territory of the Aude."""
+    facilitator, operator = auth("facilitator", HOME), auth("operator", HOME)
+    records = [contract("2024HOME1", CENSUS_HOME, amount=500000, notified="2024-03-01", social=["Clause sociale"],
+                        contractors=[SIRET], buyer_name="Commune de Trèbes"),
+               contract("2024SHRD1", CENSUS_SHARED, amount=200000, cpv="90", notified="2024-02-01",
+                        social=[NO_SOCIAL], buyer_name="SIVOM du Minervois")]
+    census_file = json.dumps({"marches": {"marche": records}}).encode()
+    created(client.post("/api/v1/census/imports", headers=operator,
+                        data={"file": (io.BytesIO(census_file), "decp.json")}), 200)
+    directory = created(client.post(f"/api/v1/census/buyers/{CENSUS_HOME}/directory", headers=facilitator,
+                                    json={"territory": HOME, "buyer_type": "commune"}))
+    action = created(client.post("/api/v1/promotion/actions", headers=facilitator, json={
+        "buyer_siret": CENSUS_HOME, "territory": HOME, "kind": "individual_meeting", "date": "2024-01-15",
+        "agreed": "Une clause dans le prochain marché", "next_step": "Envoyer le modèle", "next_step_on": "2024-02-01"}))
+    table = created(client.get("/api/v1/census/table", headers=operator), 200)
+    return {"params": {"siret": CENSUS_SHARED, "contract_id": f"{CENSUS_HOME}:2024HOME1", "action_id": action["id"]},
+            "ids": {CENSUS_HOME, directory["id"], action["id"], "Commune de Trèbes", "2024HOME1"},
+            "bodies": {
+                ("POST", "/api/v1/census/imports"): {"data": {"file": (io.BytesIO(census_file), "decp.json")}},
+                ("PUT", "/api/v1/census/table"): {k: v for k, v in table.items()
+                                                  if k not in ("defaults", "updated_by", "updated_at")},
+                # a buyer every territory of the Aude sees: only the territory named in the body may take it
+                ("POST", "/api/v1/census/buyers/{siret}/directory"): {"territory": HOME, "buyer_type": "commune"},
+                ("POST", "/api/v1/promotion/actions"): {"buyer_siret": CENSUS_SHARED, "territory": HOME,
+                                                        "kind": "newsletter", "date": "2024-03-01"},
+                ("PATCH", "/api/v1/promotion/actions/{action_id}"): {"agreed": "Réécrit par un autre territoire"}}}
 
 
 def participants_world(client, auth) -> World:
