@@ -27,6 +27,7 @@ from support.decp import NO_SOCIAL, contract, siret
 from test_hours_service import LINE, OTHER_SIRET, SIRET
 from test_markets_service import BUYER, LOT, MARKET
 from test_notifications_channels import BUYER_ID, lot_event
+from test_observatory_service import line as line_event, lot as lot_awarded, market as market_created, person
 from test_participants_service import PERSON, eligibility
 
 HOME, FOREIGN = "aude-carcassonne-agglo", "aude-grand-narbonne"  # two territories of the tests' region file
@@ -38,6 +39,8 @@ FOREIGN_BUYER = {**BUYER, "siret": "21110262000013", "name": "Commune de Narbonn
 # (the census is the region's open data, imported and sized by any of its operators).
 REGION_WIDE = {("PUT", "/api/v1/trades/{code}"), ("POST", "/api/v1/quota/simulations"),
                ("POST", "/api/v1/census/imports"), ("PUT", "/api/v1/census/table")}
+# Operations that need no sign-in, on purpose: the public observatory, the region's suppressed aggregates only.
+PUBLIC = {("GET", "/api/v1/observatory/public"), ("GET", "/api/v1/observatory/public.html")}
 # Where the refusal of another territory's write is a business answer rather than 403/404 (nothing written;
 # a company's registration is public: its SIRET is already known, whoever registered it).
 # What the foreign caller may write of its own while refused: the report of its own refused upload.
@@ -48,9 +51,12 @@ FOREIGN_REFUSAL = {("POST", "/api/v1/contractors"): {409}, ("POST", "/api/v1/dec
 
 # --- one world per service: its resources in HOME, and who calls ------------------------------------------------
 class World:
+    """``params``: a path parameter's value, or a function of the path template giving it; ``queries``: what an
+    operation's query must carry to be answered at all (a required parameter)."""
     def __init__(self, client, auth, params: dict, ids: set, bodies: dict, buyer_ids=("b-home", "b-foreign"),
-                 keys=(None, None)):
+                 keys=(None, None), queries=None):
         self.client, self.params, self.ids, self.bodies = client, params, {i for i in ids if i}, bodies
+        self.queries = queries or {}
         key_home, key_foreign = keys
         unknown_key = {"X-API-Key": new_api_key()[1]}
         self.home = {"facilitator": auth("facilitator", HOME), "operator": auth("operator", HOME),
@@ -243,8 +249,23 @@ def notifications_world(client, auth) -> World:
                  contractor_keys_learnt(SIRET, OTHER_SIRET))
 
 
+def observatory_world(client, auth) -> World:
+    from observatory.handlers import apply_events
+    events = [market_created("m-home", HOME, "b-home", "Commune de Carcassonne", "Groupe scolaire Jean Jaurès"),
+              lot_awarded("l-home", "m-home", HOME, 1000)]
+    for number in range(6):  # enough people for the statistical secret to publish their count
+        events += [person(f"p-home-{number}", HOME, "female"),
+                   line_event(f"line-home-{number}", "l-home", f"p-home-{number}", "2026-01", 10)]
+    apply_events([event for _, event in events])
+    return World(client, auth, {"market_id": "m-home", "fmt": lambda path: "html" if "report" in path
+                                or "panorama" in path else "csv"},
+                 {"m-home", "l-home", "b-home", "Commune de Carcassonne", "Groupe scolaire Jean Jaurès",
+                  *(f"p-home-{n}" for n in range(6))}, {},
+                 queries={("GET", "/api/v1/observatory/panorama.{fmt}"): {"year": 2026}})
+
+
 WORLDS = {"markets": markets_world, "participants": participants_world, "hours": hours_world,
-          "notifications": notifications_world}
+          "notifications": notifications_world, "observatory": observatory_world}
 
 
 @pytest.fixture(params=WORLDS)
@@ -257,14 +278,20 @@ def service(request, service_env, auth, infra):
     world.operations = [(method.upper(), path, operation) for path, item in
                         app.test_client().get(f"/docs/{name}/openapi.json").get_json()["paths"].items()
                         for method, operation in item.items() if method in METHODS]
+    world.public = [(method, path) for method, path, _ in world.operations if (method, path) in PUBLIC]
+    world.operations = [(method, path, op) for method, path, op in world.operations if (method, path) not in PUBLIC]
     return world
 
 
 # --- calling an operation ----------------------------------------------------------------------------------
 def call(world: World, method: str, template: str, operation: dict, headers: dict, query: dict | None = None):
-    path = re.sub(r"\{(\w+)\}", lambda m: str(world.params[m.group(1)]), template)
+    def value(name):
+        given = world.params[name]
+        return str(given(template) if callable(given) else given)
+    path = re.sub(r"\{(\w+)\}", lambda m: value(m.group(1)), template)
     example = world.bodies.get((method, template))
     kwargs = {}
+    query = {**world.queries.get((method, template), {}), **(query or {})}
     if "requestBody" in operation:
         example = example() if callable(example) else example
         if isinstance(example, dict) and "data" in example:  # multipart: a fresh file each time
@@ -309,6 +336,14 @@ def test_every_operation_documents_its_roles_and_has_an_example_body(service):
     assert missing == [], "operations without x-allowed-roles"
     without = [(m, p) for m, p, op in service.operations if "requestBody" in op and (m, p) not in service.bodies]
     assert without == [], "give these operations an example body in this file"
+
+
+def test_only_the_public_observatory_answers_without_credentials_and_it_gives_aggregates_only(service):
+    for method, path in service.public:
+        response = call(service, method, path, {}, {})
+        assert response.status_code == 200, (path, response.get_data()[:300])
+        assert not [i for i in service.ids if i.encode() in response.get_data()], path
+    assert {(m, p) for m, p in PUBLIC if p.startswith(f"/api/v1/{service.name}/")} == set(service.public)
 
 
 def test_no_operation_answers_without_valid_credentials(service):
