@@ -27,7 +27,7 @@ CARCASSONNE = "aude-carcassonne-agglo"
 SIRET = "73282932000074"
 PROBLEM = "application/problem+json"
 PUBLIC = "anyone"  # the role of a caller without credentials, on the public operations
-EXAMPLES_PER_OPERATION_AND_ROLE = 20  # about 2 minutes for the four services on 2 cores
+EXAMPLES_PER_OPERATION_AND_ROLE = 20  # about 2 minutes for the five services on 2 cores
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 MARKET = {"reference": "2026-CA-014", "title": "Groupe scolaire", "nature": "works", "lead_territory": CARCASSONNE,
           "start_date": "2026-01-01", "end_date": "2027-12-31"}
