@@ -202,6 +202,8 @@ def _seeded_roles(service, client, auth, infra, topic, start_worker) -> dict[str
             "contractor_siret": SIRET, "contractor_name": "BTP Aude"}).status_code == 200
         roles["buyer"] = auth("buyer", CARCASSONNE, buyer_id=buyer["id"])
         roles["contractor"] = _known_contractor_key(client, infra, topic, start_worker, service)
+        from test_authorisation_matrix import census_of_home
+        census_of_home(client, auth)  # a census imported, a buyer of it in the directory, a promotion action
     elif service == "hours":
         roles["contractor"] = _contractor_key(client, facilitator)
     elif service == "participants":
