@@ -22,11 +22,12 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from support import produce, wait_until
 
-SERVICES = ("markets", "hours", "participants", "notifications")
+SERVICES = ("markets", "hours", "participants", "notifications", "observatory")
 CARCASSONNE = "aude-carcassonne-agglo"
 SIRET = "73282932000074"
 PROBLEM = "application/problem+json"
-EXAMPLES_PER_OPERATION_AND_ROLE = 20  # about 2 minutes for the four services on 2 cores
+PUBLIC = "anyone"  # the role of a caller without credentials, on the public operations
+EXAMPLES_PER_OPERATION_AND_ROLE = 20  # about 2 minutes for the five services on 2 cores
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 MARKET = {"reference": "2026-CA-014", "title": "Groupe scolaire", "nature": "works", "lead_territory": CARCASSONNE,
           "start_date": "2026-01-01", "end_date": "2027-12-31"}
@@ -201,6 +202,8 @@ def _seeded_roles(service, client, auth, infra, topic, start_worker) -> dict[str
             "contractor_siret": SIRET, "contractor_name": "BTP Aude"}).status_code == 200
         roles["buyer"] = auth("buyer", CARCASSONNE, buyer_id=buyer["id"])
         roles["contractor"] = _known_contractor_key(client, infra, topic, start_worker, service)
+        from test_authorisation_matrix import census_of_home
+        census_of_home(client, auth)  # a census imported, a buyer of it in the directory, a promotion action
     elif service == "hours":
         roles["contractor"] = _contractor_key(client, facilitator)
     elif service == "participants":
@@ -209,6 +212,12 @@ def _seeded_roles(service, client, auth, infra, topic, start_worker) -> dict[str
         assert client.post("/api/v1/recipients", headers=facilitator, json={
             "territory": CARCASSONNE, "name": "Guichet", "email": "guichet@carcassonne.example"}).status_code == 201
         roles["contractor"] = _known_contractor_key(client, infra, topic, start_worker, service)
+    elif service == "observatory":
+        from observatory.handlers import apply_events
+        from test_observatory_service import world
+        apply_events([event for _, event in world()])  # markets, lots, people, lines of Carcassonne and Narbonne
+        roles["buyer"] = auth("buyer", CARCASSONNE, buyer_id="b1")  # the buyer of the Carcassonne market
+    roles[PUBLIC] = {}  # an operation without x-allowed-roles is public on purpose: called without credentials
     return roles
 
 
@@ -244,7 +253,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(servi
     failures = []
     for result in schema.get_all_operations():
         operation = result.ok()
-        for role in operation.definition.raw.get("x-allowed-roles", []):
+        for role in operation.definition.raw.get("x-allowed-roles") or [PUBLIC]:
             failures += _failures_of(operation, role, roles[role])
 
     assert not failures, f"{len(failures)} failure(s) on {service}:\n" + "\n".join(failures)

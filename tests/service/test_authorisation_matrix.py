@@ -11,6 +11,7 @@ created in one territory of the Aude region (Carcassonne Agglo) and probed from 
 One app per service, its test client, the real store."""
 import importlib
 import io
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -22,9 +23,11 @@ from plumbing.contractor_keys import apply_key_event
 from plumbing.events import Event
 
 from support import TEST_JWT_SECRET
+from support.decp import NO_SOCIAL, contract, siret
 from test_hours_service import LINE, OTHER_SIRET, SIRET
 from test_markets_service import BUYER, LOT, MARKET
 from test_notifications_channels import BUYER_ID, lot_event
+from test_observatory_service import line as line_event, lot as lot_awarded, market as market_created, person
 from test_participants_service import PERSON, eligibility
 
 HOME, FOREIGN = "aude-carcassonne-agglo", "aude-grand-narbonne"  # two territories of the tests' region file
@@ -32,8 +35,12 @@ ROLES = ("facilitator", "operator", "buyer", "contractor")
 METHODS = ("get", "post", "put", "patch", "delete")
 FOREIGN_BUYER = {**BUYER, "siret": "21110262000013", "name": "Commune de Narbonne", "territory": FOREIGN}
 
-# Operations on what the whole region shares (not a territory's resource): another territory may use them.
-REGION_WIDE = {("PUT", "/api/v1/trades/{code}"), ("POST", "/api/v1/quota/simulations")}
+# Operations on what the whole region shares (not a territory's resource): another territory may use them
+# (the census is the region's open data, imported and sized by any of its operators).
+REGION_WIDE = {("PUT", "/api/v1/trades/{code}"), ("POST", "/api/v1/quota/simulations"),
+               ("POST", "/api/v1/census/imports"), ("PUT", "/api/v1/census/table")}
+# Operations that need no sign-in, on purpose: the public observatory, the region's suppressed aggregates only.
+PUBLIC = {("GET", "/api/v1/observatory/public"), ("GET", "/api/v1/observatory/public.html")}
 # Where the refusal of another territory's write is a business answer rather than 403/404 (nothing written;
 # a company's registration is public: its SIRET is already known, whoever registered it).
 # What the foreign caller may write of its own while refused: the report of its own refused upload.
@@ -44,9 +51,12 @@ FOREIGN_REFUSAL = {("POST", "/api/v1/contractors"): {409}, ("POST", "/api/v1/dec
 
 # --- one world per service: its resources in HOME, and who calls ------------------------------------------------
 class World:
+    """``params``: a path parameter's value, or a function of the path template giving it; ``queries``: what an
+    operation's query must carry to be answered at all (a required parameter)."""
     def __init__(self, client, auth, params: dict, ids: set, bodies: dict, buyer_ids=("b-home", "b-foreign"),
-                 keys=(None, None)):
+                 keys=(None, None), queries=None):
         self.client, self.params, self.ids, self.bodies = client, params, {i for i in ids if i}, bodies
+        self.queries = queries or {}
         key_home, key_foreign = keys
         unknown_key = {"X-API-Key": new_api_key()[1]}
         self.home = {"facilitator": auth("facilitator", HOME), "operator": auth("operator", HOME),
@@ -85,6 +95,7 @@ def markets_world(client, auth) -> World:
     created(client.put("/api/v1/trades/masonry", headers=auth("operator", HOME), json={
         "label": "Maçonnerie", "labour_share": "0.50", "hourly_cost": "30", "insertion_rate": "0.05"}), 200)
     partner = {"siret": OTHER_SIRET, "name": "Électricité Narbonnaise"}
+    census = census_of_home(client, auth)
     bodies = {
         ("POST", "/api/v1/buyers"): {**BUYER, "siret": "21110262000013"},
         ("POST", "/api/v1/markets"): {**MARKET, "reference": "2026-CA-099", "buyer_id": buyer["id"]},
@@ -100,11 +111,45 @@ def markets_world(client, auth) -> World:
                                            "insertion_rate": "0.05"},
         ("PUT", "/api/v1/territories/{territory}/settings"): {"ramp_days": 30},
         ("POST", "/api/v1/quota/simulations"): {"amount_excl_vat": 100000, "trade": "masonry"},
+        **census["bodies"],
     }
     return World(client, auth, {"buyer_id": buyer["id"], "market_id": market["id"], "lot_id": lot["id"],
-                                "code": "masonry", "territory": HOME},
-                 {buyer["id"], market["id"], lot["id"]}, bodies, (buyer["id"], foreign_buyer["id"]),
+                                "code": "masonry", "territory": HOME, **census["params"]},
+                 {buyer["id"], market["id"], lot["id"], *census["ids"]}, bodies, (buyer["id"], foreign_buyer["id"]),
                  contractor_keys_learnt(SIRET, OTHER_SIRET))
+
+
+CENSUS_HOME, CENSUS_SHARED = siret(1201), siret(1202)  # in HOME's directory; in no directory (the département's)
+
+
+def census_of_home(client, auth) -> dict:
+    """A census imported (the region's), its buyer CENSUS_HOME in HOME's directory with a contract carrying a
+    clause and a promotion action; CENSUS_SHARED, in no directory, is seen by every territory of the Aude."""
+    facilitator, operator = auth("facilitator", HOME), auth("operator", HOME)
+    records = [contract("2024HOME1", CENSUS_HOME, amount=500000, notified="2024-03-01", social=["Clause sociale"],
+                        contractors=[SIRET], buyer_name="Commune de Trèbes"),
+               contract("2024SHRD1", CENSUS_SHARED, amount=200000, cpv="90", notified="2024-02-01",
+                        social=[NO_SOCIAL], buyer_name="SIVOM du Minervois")]
+    census_file = json.dumps({"marches": {"marche": records}}).encode()
+    created(client.post("/api/v1/census/imports", headers=operator,
+                        data={"file": (io.BytesIO(census_file), "decp.json")}), 200)
+    directory = created(client.post(f"/api/v1/census/buyers/{CENSUS_HOME}/directory", headers=facilitator,
+                                    json={"territory": HOME, "buyer_type": "commune"}))
+    action = created(client.post("/api/v1/promotion/actions", headers=facilitator, json={
+        "buyer_siret": CENSUS_HOME, "territory": HOME, "kind": "individual_meeting", "date": "2024-01-15",
+        "agreed": "Une clause dans le prochain marché", "next_step": "Envoyer le modèle", "next_step_on": "2024-02-01"}))
+    table = created(client.get("/api/v1/census/table", headers=operator), 200)
+    return {"params": {"siret": CENSUS_SHARED, "contract_id": f"{CENSUS_HOME}:2024HOME1", "action_id": action["id"]},
+            "ids": {CENSUS_HOME, directory["id"], action["id"], "Commune de Trèbes", "2024HOME1"},
+            "bodies": {
+                ("POST", "/api/v1/census/imports"): {"data": {"file": (io.BytesIO(census_file), "decp.json")}},
+                ("PUT", "/api/v1/census/table"): {k: v for k, v in table.items()
+                                                  if k not in ("defaults", "updated_by", "updated_at")},
+                # a buyer every territory of the Aude sees: only the territory named in the body may take it
+                ("POST", "/api/v1/census/buyers/{siret}/directory"): {"territory": HOME, "buyer_type": "commune"},
+                ("POST", "/api/v1/promotion/actions"): {"buyer_siret": CENSUS_SHARED, "territory": HOME,
+                                                        "kind": "newsletter", "date": "2024-03-01"},
+                ("PATCH", "/api/v1/promotion/actions/{action_id}"): {"agreed": "Réécrit par un autre territoire"}}}
 
 
 def participants_world(client, auth) -> World:
@@ -204,8 +249,23 @@ def notifications_world(client, auth) -> World:
                  contractor_keys_learnt(SIRET, OTHER_SIRET))
 
 
+def observatory_world(client, auth) -> World:
+    from observatory.handlers import apply_events
+    events = [market_created("m-home", HOME, "b-home", "Commune de Carcassonne", "Groupe scolaire Jean Jaurès"),
+              lot_awarded("l-home", "m-home", HOME, 1000)]
+    for number in range(6):  # enough people for the statistical secret to publish their count
+        events += [person(f"p-home-{number}", HOME, "female"),
+                   line_event(f"line-home-{number}", "l-home", f"p-home-{number}", "2026-01", 10)]
+    apply_events([event for _, event in events])
+    return World(client, auth, {"market_id": "m-home", "fmt": lambda path: "html" if "report" in path
+                                or "panorama" in path else "csv"},
+                 {"m-home", "l-home", "b-home", "Commune de Carcassonne", "Groupe scolaire Jean Jaurès",
+                  *(f"p-home-{n}" for n in range(6))}, {},
+                 queries={("GET", "/api/v1/observatory/panorama.{fmt}"): {"year": 2026}})
+
+
 WORLDS = {"markets": markets_world, "participants": participants_world, "hours": hours_world,
-          "notifications": notifications_world}
+          "notifications": notifications_world, "observatory": observatory_world}
 
 
 @pytest.fixture(params=WORLDS)
@@ -218,14 +278,20 @@ def service(request, service_env, auth, infra):
     world.operations = [(method.upper(), path, operation) for path, item in
                         app.test_client().get(f"/docs/{name}/openapi.json").get_json()["paths"].items()
                         for method, operation in item.items() if method in METHODS]
+    world.public = [(method, path) for method, path, _ in world.operations if (method, path) in PUBLIC]
+    world.operations = [(method, path, op) for method, path, op in world.operations if (method, path) not in PUBLIC]
     return world
 
 
 # --- calling an operation ----------------------------------------------------------------------------------
 def call(world: World, method: str, template: str, operation: dict, headers: dict, query: dict | None = None):
-    path = re.sub(r"\{(\w+)\}", lambda m: str(world.params[m.group(1)]), template)
+    def value(name):
+        given = world.params[name]
+        return str(given(template) if callable(given) else given)
+    path = re.sub(r"\{(\w+)\}", lambda m: value(m.group(1)), template)
     example = world.bodies.get((method, template))
     kwargs = {}
+    query = {**world.queries.get((method, template), {}), **(query or {})}
     if "requestBody" in operation:
         example = example() if callable(example) else example
         if isinstance(example, dict) and "data" in example:  # multipart: a fresh file each time
@@ -272,6 +338,14 @@ def test_every_operation_documents_its_roles_and_has_an_example_body(service):
     assert without == [], "give these operations an example body in this file"
 
 
+def test_only_the_public_observatory_answers_without_credentials_and_it_gives_aggregates_only(service):
+    for method, path in service.public:
+        response = call(service, method, path, {}, {})
+        assert response.status_code == 200, (path, response.get_data()[:300])
+        assert not [i for i in service.ids if i.encode() in response.get_data()], path
+    assert {(m, p) for m, p in PUBLIC if p.startswith(f"/api/v1/{service.name}/")} == set(service.public)
+
+
 def test_no_operation_answers_without_valid_credentials(service):
     wrong = []
     for method, path, operation in service.operations:
@@ -299,21 +373,24 @@ def test_no_operation_lets_another_territory_read_or_change_a_resource(service):
     for method, path, operation in service.operations:
         if (method, path) in REGION_WIDE:
             continue
-        query = {"territory": HOME} if any(p["name"] == "territory" and p["in"] == "query"
-                                           for p in operation.get("parameters", [])) else None
-        for role in operation["x-allowed-roles"]:
-            response = call(service, method, path, operation, service.foreign[role], query)
+        territory = [p for p in operation.get("parameters", []) if p["name"] == "territory" and p["in"] == "query"]
+        query = {"territory": HOME} if territory else None
+        # a read that may be narrowed to a territory is also asked without it: the caller's own, theirs only
+        optional = territory and not territory[0].get("required") and method == "GET"
+        for role, asked in [(role, asked) for role in operation["x-allowed-roles"]
+                            for asked in ([query, None] if optional else [query])]:
+            response = call(service, method, path, operation, service.foreign[role], asked)
             # an id counts as leaked unless the caller sent it (a problem's "instance" repeats the path asked)
             sent = response.request.path + str(service.bodies.get((method, path)))
             leaked = sorted(i for i in service.ids if i.encode() in response.get_data() and i not in sent)
-            if "{" in path or method != "GET":
+            if ("{" in path or method != "GET") and asked == query:
                 expected = FOREIGN_REFUSAL.get((method, path), {403, 404})
                 ok = response.status_code in expected and (response.status_code < 400 or is_problem(
                     response, response.status_code))
             else:  # a list or a file of the caller's own: theirs only, or refused
                 ok = response.status_code in (200, 403, 404)
             if not ok or leaked:
-                wrong.append((method, path, role, response.status_code, leaked, response.get_data()[:300]))
+                wrong.append((method, path, role, asked, response.status_code, leaked, response.get_data()[:300]))
     assert wrong == [], "\n".join(map(str, wrong))
     after = snapshot(service.database)
     assert {name: docs - after.get(name, set()) for name, docs in before.items()

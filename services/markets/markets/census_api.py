@@ -1,7 +1,5 @@
 """HTTP entrypoints of the census (open data on public contracts) and the promotion log: thin, they
 validate, authorise and call ``census`` and ``promotion``."""
-from datetime import date
-
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -9,7 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
-from plumbing.validation import Siret, Territory
+from plumbing.validation import Day, Siret, Territory, count, listing, text
 
 from . import census, decp, handlers, promotion
 from .schemas import MarketSchema, amount_field, fraction_field, hourly_cost_field
@@ -44,12 +42,7 @@ def _page(rows: list, pagination) -> list:
     return rows[pagination.first_item:pagination.first_item + pagination.page_size]
 
 
-def _date(**kwargs):
-    return fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31),
-                                               error="Date attendue entre 2000 et 2100."), **kwargs)
-
-
-YEAR = fields.Integer(validate=validate.Range(min=2000, max=2100, error="Année attendue entre 2000 et 2100."))
+YEAR = count(2000, 2100, "Année attendue entre 2000 et 2100.")
 
 
 # --- schemas ----------------------------------------------------------------------------------
@@ -96,7 +89,7 @@ class ImportSchema(ma.Schema):
 class FamilySchema(ma.Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{2}$", error="Division CPV attendue : "
                                                                                  "2 chiffres (45, 90…)."))
-    label = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    label = text(120, 1, required=True)
     labour_share = fraction_field("La part de main-d'œuvre", required=True, places=4)
 
 
@@ -105,8 +98,7 @@ class TableSchema(ma.Schema):
         "description": "contracts counted from this amount (excl. VAT); 90,000 by default"})
     hourly_cost = hourly_cost_field(required=True)
     insertion_rate = fraction_field("Le taux d'insertion", required=True, places=4)
-    families = fields.List(fields.Nested(FamilySchema), required=True, validate=validate.Length(
-        max=100, error="100 familles CPV au plus."))
+    families = listing(fields.Nested(FamilySchema), 100, required=True)
     defaults = fields.Boolean(dump_only=True, metadata={"description": "true: nobody changed the stated defaults"})
     updated_by = fields.String(dump_only=True, allow_none=True)
     updated_at = fields.DateTime(dump_only=True, allow_none=True)
@@ -180,8 +172,7 @@ class DirectoryEntrySchema(ma.Schema):
     territory = Territory(required=True)
     buyer_type = fields.String(load_default="other_public_body", validate=validate.OneOf(
         BUYER_TYPES, error=f"Type d'acheteur inconnu ; valeurs possibles : {', '.join(BUYER_TYPES)}."))
-    name = fields.String(validate=validate.Length(min=1, max=200),
-                         metadata={"description": "defaults to the name the census gives"})
+    name = text(200, 1, metadata={"description": "defaults to the name the census gives"})
 
 
 class DirectoryBuyerSchema(ma.Schema):
@@ -289,17 +280,17 @@ class MarketFromCensus(MethodView):
 # --- the promotion log ------------------------------------------------------------------------------
 class PersonMetSchema(ma.Schema):
     """A professional contact met: no private data."""
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    role = fields.String(validate=validate.Length(max=120))
+    name = text(200, 1, required=True)
+    role = text(120)
     email = fields.Email(validate=validate.Length(max=254), error_messages={"invalid": "Adresse e-mail invalide."})
     phone = fields.String(validate=validate.Regexp(r"^\+?[\d .()-]{6,25}$", error="Numéro de téléphone invalide."))
 
 
 class ActionChangeSchema(ma.Schema):
-    people_met = fields.List(fields.Nested(PersonMetSchema), validate=validate.Length(max=30))
-    agreed = fields.String(validate=validate.Length(max=4000), metadata={"description": "what was agreed"})
-    next_step = fields.String(allow_none=True, validate=validate.Length(min=1, max=500))
-    next_step_on = _date(allow_none=True)
+    people_met = listing(fields.Nested(PersonMetSchema), 30)
+    agreed = text(4000, metadata={"description": "what was agreed"})
+    next_step = text(500, 1, allow_none=True)
+    next_step_on = Day(allow_none=True)
     next_step_done = fields.Boolean()
 
 
@@ -309,8 +300,8 @@ class ActionCreateSchema(ActionChangeSchema):
     territory = Territory(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(promotion.KINDS, error=(
         f"Type d'action inconnu ; valeurs possibles : {', '.join(promotion.KINDS)}.")))
-    date = _date(required=True)
-    people_met = fields.List(fields.Nested(PersonMetSchema), load_default=list, validate=validate.Length(max=30))
+    date = Day(required=True)
+    people_met = listing(fields.Nested(PersonMetSchema), 30, load_default=list)
 
 
 class ActionSchema(ActionCreateSchema):
@@ -326,8 +317,8 @@ class ActionQuerySchema(ma.Schema):
     territory = Territory()
     buyer_siret = fields.String(validate=validate.Regexp(r"^\d{14}$", error="14 chiffres attendus."))
     kind = fields.String(validate=validate.OneOf(promotion.KINDS, error="Type d'action inconnu."))
-    date_from = _date(data_key="from")
-    date_to = _date(data_key="to")
+    date_from = Day(data_key="from")
+    date_to = Day(data_key="to")
 
 
 class EffectQuerySchema(ma.Schema):

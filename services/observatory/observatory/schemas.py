@@ -1,7 +1,7 @@
 """Request and response schemas of the observatory API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
-from plumbing.validation import Territory
+from plumbing.validation import Territory, count, text
 
 from .domain import DIMENSIONS
 
@@ -28,9 +28,8 @@ class PeriodQuerySchema(ma.Schema):
 
 
 class StatisticsQuerySchema(PeriodQuerySchema):
-    dimensions = fields.String(
-        load_default="", validate=validate.Length(max=100),
-        metadata={"description": "up to two of: " + ", ".join(DIMENSIONS) + " (comma-separated)"})
+    dimensions = text(100, load_default="",
+                      metadata={"description": "up to two of: " + ", ".join(DIMENSIONS) + " (comma-separated)"})
 
     @ma.post_load
     def split(self, data, **kwargs):
@@ -46,8 +45,7 @@ class StatisticsQuerySchema(PeriodQuerySchema):
 
 
 class PanoramaQuerySchema(ma.Schema):
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100,
-                                                                 error="Année attendue entre 2000 et 2100."))
+    year = count(2000, 2100, "Année attendue entre 2000 et 2100.", required=True)
     territory = Territory(metadata={"description": "a territory; the region's panorama without it"})
 
 
