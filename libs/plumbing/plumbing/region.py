@@ -23,6 +23,7 @@ BUILT_IN_DEFAULTS = {
     "ramp_days": 0,  # days after a lot starts before hours are expected (0: linear from the start)
     "monthly_ceiling_hours": LEGAL_MONTHLY_MAXIMUM_HOURS,  # most hours one person may be declared for in a month
     "auto_validation": False,  # lines that pass every rule are validated without a facilitator
+    "reporting_due_day": 10,  # a month's hours are due by this day of the following month
 }
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Metropolitan départements (Corsica as 2A and 2B) and overseas ones.
@@ -43,6 +44,7 @@ class Defaults:
     ramp_days: int
     monthly_ceiling_hours: Decimal
     auto_validation: bool
+    reporting_due_day: int = 10
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class DefaultsSchema(ma.Schema):
     monthly_ceiling_hours = fields.Decimal(validate=validate.Range(
         min=0, min_inclusive=False, max=LEGAL_MONTHLY_MAXIMUM_HOURS))
     auto_validation = fields.Boolean()
+    reporting_due_day = fields.Integer(validate=validate.Range(min=1, max=28))
 
 
 class PartnerSchema(ma.Schema):

@@ -11,12 +11,13 @@ from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 from plumbing.validation import known_territory
 
-from . import domain, handlers, idempotency, spreadsheets, upload_reports
+from . import domain, handlers, idempotency, reporting, spreadsheets, upload_reports
 from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyRotatedSchema, ApiKeyRotationSchema,
                       ApiKeySchema, ApiKeyUsageQuerySchema, ApiKeyUsageSchema, BatchReportSchema, BatchSchema,
                       BulkValidationReportSchema, BulkValidationSchema, ContractorCreateSchema, ContractorSchema,
                       CorrectionSchema, DeclarationCreateSchema, DeclarationHistorySchema, DeclarationQuerySchema,
                       DeclarationSchema, RejectionSchema, UploadFileSchema, UploadQuerySchema, UploadReportSchema)
+from .schemas import NoHoursSchema, NoHoursStatementSchema, ReportingSchema
 from .schemas import TerritorySettingsSchema, TerritorySettingsUpdateSchema
 from .store import ApiKey, Contractor, Declaration
 
@@ -88,6 +89,19 @@ class ContractorApiKeys(MethodView):
         """List a contractor's API keys (never the keys themselves)"""
         contractor = _contractor_or_404(siret)
         return handlers.keys_with_last_use(contractor.id)
+
+
+@blp.route("/contractors/<siret>/reporting")
+class ContractorReporting(MethodView):
+    @allow("facilitator", "contractor")
+    @blp.response(200, ReportingSchema)
+    def get(self, siret):
+        """The company's reporting calendar: per lot it holds, each ended month on time, late, missing or
+        pending, and the counts (facilitators: the lots of their territories; the company: all its own)"""
+        _contractor_or_404(siret)
+        principal = current_principal()
+        territories = None if principal.role == "contractor" else principal.territories
+        return reporting.company_calendar(siret, territories)
 
 
 def _key_or_404(siret: str, key_id: str) -> tuple[Contractor, ApiKey]:
@@ -353,6 +367,24 @@ class UploadErrorsXlsx(MethodView):
         return _error_file(upload_id, "xlsx")
 
 
+@blp.route("/declarations/no-hours")
+class NoHours(MethodView):
+    @allow("contractor")
+    @blp.arguments(NoHoursSchema)
+    @blp.response(201, NoHoursStatementSchema)
+    @blp.alt_response(409, description="Lines are declared for that month, or it is already declared without "
+                                       "hours (month_has_lines, month_already_without_hours)")
+    def post(self, data):
+        """Declare that a lot had no insertion hours in a month, with the reason: the month counts as declared
+        in the reporting calendar, and no reminder is sent for it"""
+        principal = current_principal()
+        try:
+            return reporting.declare_no_hours(principal.siret, data["lot_id"], data["month"], data["reason"],
+                                              principal.subject)
+        except reporting.NoHoursRefused as refused:
+            raise problem(refused.status, refused.message, rule=refused.rule) from None
+
+
 def _line_or_404(declaration_id: str) -> Declaration:
     declaration = handlers.find_line(declaration_id)
     if declaration is None:
@@ -477,4 +509,4 @@ class TerritorySettingsOfTerritory(MethodView):
         then on follow them, lines already declared are left as they are"""
         _own_territory(territory)
         return handlers.set_territory_settings(territory, data["auto_validation"], data["monthly_ceiling_hours"],
-                                               current_principal().subject)
+                                               current_principal().subject, data["reporting_due_day"])

@@ -3,7 +3,7 @@
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, handlers, upload_reports
+from . import api, handlers, reporting, upload_reports
 from .read_cache import read_cache
 from .schemas import MAX_BATCH_LINES
 
@@ -12,6 +12,9 @@ EXTRA_SETTINGS = {
     "read_cache_seconds": lambda env: env.float("HOURS_READ_CACHE_SECONDS", 2.0, validate=lambda v: v >= 0),
     # the most data rows an uploaded CSV or XLSX file may hold; reading stops and refuses past it
     "upload_max_rows": lambda env: env.int("HOURS_UPLOAD_MAX_ROWS", MAX_BATCH_LINES, validate=lambda v: v >= 1),
+    # days after a month's due date before the second reminder and the facilitators' alert (reporting.py)
+    "reminder_escalation_days": lambda env: env.int("HOURS_REMINDER_ESCALATION_DAYS", 5,
+                                                    validate=lambda v: 1 <= v <= 60),
 }
 
 
@@ -33,3 +36,4 @@ def create_app(settings: Settings | None = None):
 
 def register_commands(app) -> None:
     app.cli.add_command(upload_reports.purge_upload_reports)
+    app.cli.add_command(reporting.remind_declarations)

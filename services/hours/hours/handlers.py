@@ -485,13 +485,16 @@ def _settings_view(territory: str, stored: DeclarationSettings | None, defaults:
     return {"territory": territory,
             "auto_validation": stored.auto_validation if stored else defaults.auto_validation,
             "monthly_ceiling_hours": own, "effective_monthly_ceiling_hours": own or defaults.monthly_ceiling_hours,
+            "reporting_due_day": stored.reporting_due_day if stored else None,
+            "effective_reporting_due_day": (stored and stored.reporting_due_day) or defaults.reporting_due_day,
             "updated_at": stored.updated_at if stored else None, "updated_by": stored.updated_by if stored else None}
 
 
 def set_territory_settings(territory: str, auto_validation: bool, monthly_ceiling_hours: Decimal | None,
-                           by: str) -> dict:
+                           by: str, reporting_due_day: int | None = None) -> dict:
     """Replace a territory's settings whole; the next lines of its lots follow them."""
     DeclarationSettings(id=territory, auto_validation=auto_validation, updated_at=now(), updated_by=by,
+                      reporting_due_day=reporting_due_day,
                       monthly_ceiling_centihours=int(monthly_ceiling_hours * 100) if monthly_ceiling_hours else None
                       ).save()
     read_cache.forget(DeclarationSettings, territory)

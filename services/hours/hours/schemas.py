@@ -286,6 +286,11 @@ class TerritorySettingsUpdateSchema(ma.Schema):
         metadata={"description": "hours a participant may have declared in a calendar month, all lines and lots "
                                  "together; null: the region file's default. A lot of several territories takes the "
                                  "lowest."})
+    reporting_due_day = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(
+            min=1, max=28, error="Jour d'échéance attendu entre 1 et 28."),
+        metadata={"description": "the day of the following month by which a month's hours are due; null: the "
+                                 "region file's default (10). A lot of several territories takes the earliest."})
 
 
 class TerritorySettingsSchema(ma.Schema):
@@ -294,5 +299,50 @@ class TerritorySettingsSchema(ma.Schema):
     monthly_ceiling_hours = fields.Float(allow_none=True, metadata={
         "description": "the territory's own ceiling; null: the region file's default applies"})
     effective_monthly_ceiling_hours = fields.Float(metadata={"description": "the ceiling that applies"})
+    reporting_due_day = fields.Integer(allow_none=True, metadata={
+        "description": "the territory's own due day; null: the region file's default applies"})
+    effective_reporting_due_day = fields.Integer(metadata={"description": "the due day that applies"})
     updated_at = fields.DateTime(allow_none=True, metadata={"description": "null: never set, the defaults apply"})
     updated_by = fields.String(allow_none=True)
+
+
+class NoHoursSchema(ma.Schema):
+    lot_id = identifier(required=True)
+    month = Month(required=True, metadata={"description": "YYYY-MM: the month without insertion hours"})
+    reason = text(500, 1, required=True, metadata={"description": "why the lot had no insertion hours that month"})
+
+
+class NoHoursStatementSchema(ma.Schema):
+    id = fields.String()
+    lot_id = fields.String()
+    contractor_siret = fields.String()
+    month = fields.String()
+    reason = fields.String()
+    declared_at = fields.DateTime()
+    declared_by = fields.String(allow_none=True)
+
+
+class ReportingMonthSchema(ma.Schema):
+    month = fields.String(metadata={"description": "YYYY-MM"})
+    due_date = fields.Date(metadata={"description": "the day by which the month was to be declared"})
+    state = fields.String(metadata={"enum": ["on_time", "late", "missing", "pending"]})
+    state_label = fields.String()
+    declared_on = fields.Date(allow_none=True, metadata={"description": "the first line or statement's day"})
+    no_hours = fields.Boolean(metadata={"description": "declared as a month without insertion hours"})
+    no_hours_reason = fields.String(allow_none=True)
+
+
+class ReportingLotSchema(ma.Schema):
+    lot_id = fields.String()
+    market_id = fields.String(allow_none=True)
+    territories = fields.List(fields.String())
+    due_day = fields.Integer(metadata={"description": "day of the following month a month is due by"})
+    on_time = fields.Integer()
+    late = fields.Integer()
+    missing = fields.Integer()
+    months = fields.List(fields.Nested(ReportingMonthSchema))
+
+
+class ReportingSchema(ma.Schema):
+    contractor_siret = fields.String()
+    lots = fields.List(fields.Nested(ReportingLotSchema))

@@ -148,6 +148,7 @@ class DeclarationSettings(me.Document):
     id = me.StringField(primary_key=True)  # territory
     auto_validation = me.BooleanField(required=True)
     monthly_ceiling_centihours = me.IntField(min_value=1)  # None: the region file's default
+    reporting_due_day = me.IntField(min_value=1, max_value=28)  # None: the region file's default
     updated_at = me.DateTimeField(required=True)
     updated_by = me.StringField()
     meta = {"collection": "territory_settings"}
@@ -178,4 +179,31 @@ class UploadReport(me.Document):
     meta = {"collection": "upload_reports", "indexes": ["created_at"]}
 
 
-OUTBOX_DOCUMENTS = [Declaration, ApiKey]
+class MonthWithoutHours(OutboxDocument):
+    """A company's explicit statement that a lot had no insertion hours in a month, with its reason: the
+    month counts as declared in the reporting calendar."""
+    id = me.StringField(primary_key=True)  # lot id | YYYY-MM
+    lot_id = me.StringField(required=True)
+    contractor_siret = me.StringField(required=True)
+    month = me.StringField(required=True)
+    reason = me.StringField(required=True)
+    territories = me.ListField(me.StringField())
+    declared_at = me.DateTimeField(required=True)
+    declared_by = me.StringField()
+    meta = {"collection": "months_without_hours", "indexes": ["contractor_siret", "lot_id"]}
+
+
+class ReportingReminder(OutboxDocument):
+    """A reminder sent about a month missing at its due date (kind first) or N days later (second, which
+    also alerts the facilitators). Its id makes a second one of the same kind impossible."""
+    id = me.StringField(primary_key=True)  # siret | lot id | YYYY-MM | kind
+    contractor_siret = me.StringField(required=True)
+    lot_id = me.StringField(required=True)
+    month = me.StringField(required=True)
+    kind = me.StringField(required=True, choices=("first", "second"))
+    due_date = me.DateField(required=True)
+    created_at = me.DateTimeField(required=True)
+    meta = {"collection": "reporting_reminders", "indexes": ["contractor_siret", "lot_id"]}
+
+
+OUTBOX_DOCUMENTS = [Declaration, ApiKey, MonthWithoutHours, ReportingReminder]

@@ -37,6 +37,8 @@ EXTRA_SETTINGS = {
                                                  validate=Range(min=0.01)),
     "retry_base_s": lambda env: env.float("NOTIFICATIONS_RETRY_BASE_S", 30.0, validate=Range(min=0.01)),
     "retry_max_s": lambda env: env.float("NOTIFICATIONS_RETRY_MAX_S", 3600.0, validate=Range(min=0.01)),
+    # how long a lot's status-change mail waits, unsent if the change is reverted or replaced meanwhile
+    "quiet_period_s": lambda env: env.float("NOTIFICATIONS_QUIET_PERIOD_S", 900.0, validate=Range(min=0, max=86400)),
     "no_declaration_days": lambda env: env.int("NOTIFICATIONS_NO_DECLARATION_DAYS", 30, validate=Range(min=1)),
     "end_approaching_ratio": lambda env: env.float("NOTIFICATIONS_END_APPROACHING_RATIO", 0.8,
                                                    validate=Range(min=0, max=1, min_inclusive=False,

@@ -40,6 +40,7 @@ FIGURE_LABELS_FR = {
     "days_without_declaration": "Jours sans déclaration", "last_declaration_on": "Dernière déclaration",
     "eligible_until": "Fin de la fenêtre de comptage", "hours": "Heures déclarées", "month": "Mois",
     "reason": "Motif du refus", "next_step": "Prochaine étape", "next_step_on": "Échéance",
+    "due_date": "Date limite de déclaration",
 }
 
 

@@ -23,12 +23,15 @@ class Kind(str, Enum):
     WINDOW_ENDING = "window_ending"
     DECLARATION_REJECTED = "declaration_rejected"
     NEXT_STEP_DUE = "next_step_due"
+    DECLARATION_REMINDER = "declaration_reminder"
+    DECLARATION_MISSING = "declaration_missing"
 
 
 KINDS = [k.value for k in Kind]
 SEVERITY = {Kind.QUOTA_REACHED: "info", Kind.AT_RISK: "warning", Kind.BEHIND: "critical",
             Kind.BACK_ON_TRACK: "info", Kind.NO_DECLARATION: "warning", Kind.END_APPROACHING: "critical",
-            Kind.WINDOW_ENDING: "warning", Kind.DECLARATION_REJECTED: "warning", Kind.NEXT_STEP_DUE: "info"}
+            Kind.WINDOW_ENDING: "warning", Kind.DECLARATION_REJECTED: "warning", Kind.NEXT_STEP_DUE: "info",
+            Kind.DECLARATION_REMINDER: "warning", Kind.DECLARATION_MISSING: "critical"}
 SEVERITIES = ("info", "warning", "critical")
 
 TITLES_FR = {Kind.QUOTA_REACHED: "Objectif d'heures atteint", Kind.AT_RISK: "Lot à risque",
@@ -37,7 +40,9 @@ TITLES_FR = {Kind.QUOTA_REACHED: "Objectif d'heures atteint", Kind.AT_RISK: "Lot
              Kind.END_APPROACHING: "Fin du marché proche avec un retard d'heures",
              Kind.WINDOW_ENDING: "Fenêtre de comptage d'un participant bientôt close",
              Kind.DECLARATION_REJECTED: "Déclaration d'heures refusée",
-             Kind.NEXT_STEP_DUE: "Prochaine étape de promotion auprès d'un acheteur"}
+             Kind.NEXT_STEP_DUE: "Prochaine étape de promotion auprès d'un acheteur",
+             Kind.DECLARATION_REMINDER: "Relance : déclaration d'heures attendue",
+             Kind.DECLARATION_MISSING: "Déclaration d'heures manquante malgré deux relances"}
 CONCLUSIONS_FR = {
     Kind.QUOTA_REACHED: ".",
     Kind.AT_RISK: " : l'avancement est en retard sur les heures attendues à ce jour.",
@@ -54,7 +59,19 @@ AUDIENCE_OF = {Kind.QUOTA_REACHED: _LOT_AUDIENCE, Kind.AT_RISK: _LOT_AUDIENCE, K
                Kind.END_APPROACHING: _LOT_AUDIENCE,
                Kind.WINDOW_ENDING: frozenset({FACILITATOR}),  # participants' matters stay with facilitators
                Kind.DECLARATION_REJECTED: frozenset({CONTRACTOR}),
-               Kind.NEXT_STEP_DUE: frozenset({FACILITATOR})}  # the promotion log is the facilitators' own
+               Kind.NEXT_STEP_DUE: frozenset({FACILITATOR}),  # the promotion log is the facilitators' own
+               Kind.DECLARATION_REMINDER: frozenset({CONTRACTOR}),
+               Kind.DECLARATION_MISSING: frozenset({FACILITATOR})}
+# Mailed to every active contact of their audience, subscribed or not: a company is reminded of what it owes.
+ALWAYS_EMAILED = frozenset({Kind.DECLARATION_REMINDER})
+# A lot's status changes: mailed only once a quiet period has passed without another change (calm alerts).
+STATUS_KINDS = (Kind.AT_RISK, Kind.BEHIND, Kind.BACK_ON_TRACK)
+# held: mailed once the quiet period has passed; replaced / reverted: never mailed, kept in the feed
+CALM_STATES = ("held", "replaced", "reverted")
+CALM_LABELS_FR = {
+    "held": "Envoyée après une période de calme sans nouveau changement d'état",
+    "replaced": "Non envoyée : un autre changement d'état a suivi pendant la période de calme",
+    "reverted": "Non envoyée : le lot est revenu à son état précédent pendant la période de calme"}
 
 
 def kinds_for(audience: str) -> list[str]:
@@ -150,6 +167,8 @@ def alert_for(event_type: str, payload: dict) -> AlertDraft | None:
         figures["expected_hours"] = payload["expected_hours"]
     message = (f"{_lot_label(lot)} : {format_hours(realised)} réalisées sur un objectif de "
                f"{format_hours(quota)}{CONCLUSIONS_FR[kind]}")
+    if event_type == "lot.status_changed":  # what a revert is judged by (calm alerts)
+        lot = {**lot, "status": status, "previous_status": payload.get("previous_status")}
     if kind == Kind.QUOTA_REACHED:
         key = f"{kind.value}:{lot['lot_id']}:{quota}"  # reached once per quota (an amendment may raise it)
     else:  # the same status with the same hours and quota is the same situation
@@ -201,6 +220,40 @@ def next_step_alert(payload: dict) -> AlertDraft:
     return _draft(Kind.NEXT_STEP_DUE, message, f"{Kind.NEXT_STEP_DUE.value}:{action_id}:{due.isoformat()}",
                   {"action_id": action_id, "buyer_siret": siret, "buyer_name": buyer},
                   {"next_step_on": due.isoformat(), "next_step": step})
+
+
+def reminder_alerts(payload: dict, lot: dict | None = None) -> list[AlertDraft]:
+    """A month missing at its due date (the hours service's reporting calendar): the company's reminder,
+    and after the second one the facilitators' alert. ``lot`` is what the read model knows of the lot."""
+    siret, lot_id, month, kind = (_text(payload, name) for name in ("contractor_siret", "lot_id", "month", "kind"))
+    due = _date(payload, "due_date")
+    context = {"lot_id": lot_id, "contractor_siret": siret}
+    if payload.get("market_id"):
+        context["market_id"] = payload["market_id"]
+    if lot and lot.get("market_reference"):
+        context.update({k: lot[k] for k in ("market_id", "market_reference", "market_title", "lot_number",
+                                            "lot_title", "buyer_id") if lot.get(k) is not None})
+        where = _lot_label(context)
+    else:
+        where = f"Lot {lot_id}"
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise IncompleteEvent("payload field month is not YYYY-MM") from None
+    month_fr = f"{MONTHS_FR[first.month - 1]} {first.year}"
+    figures = {"month": month, "due_date": due.isoformat()}
+    second = kind == "second"
+    message = (f"{where} : les heures d'insertion de {month_fr} étaient à déclarer au plus tard le "
+               f"{format_date(due)} et ne le sont pas. Déclarez-les, ou déclarez un mois sans heures d'insertion "
+               f"en indiquant pourquoi.{' Seconde relance : les facilitateurs du territoire sont prévenus.' if second else ''}")
+    drafts = [_draft(Kind.DECLARATION_REMINDER, message,
+                     f"{Kind.DECLARATION_REMINDER.value}:{siret}:{lot_id}:{month}:{kind}", context, figures)]
+    if second:
+        drafts.append(_draft(Kind.DECLARATION_MISSING,
+                             f"{where} : l'entreprise (SIRET {siret}) n'a pas déclaré les heures de {month_fr}, "
+                             f"dues le {format_date(due)}, malgré deux relances.",
+                             f"{Kind.DECLARATION_MISSING.value}:{siret}:{lot_id}:{month}", context, figures))
+    return drafts
 
 
 # --- time-based rules ------------------------------------------------------------------------------

@@ -24,6 +24,16 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# How long a lot's status-change mail waits for the change to be reverted or replaced (calm alerts);
+# the worker sets it from NOTIFICATIONS_QUIET_PERIOD_S.
+QUIET_PERIOD = timedelta(minutes=15)
+
+
+def configure(extra: dict) -> None:
+    global QUIET_PERIOD
+    QUIET_PERIOD = timedelta(seconds=extra["quiet_period_s"])
+
+
 class AlreadyRegistered(Exception):
     """This e-mail already receives the alerts of this territory."""
 
@@ -162,7 +172,8 @@ def alert_view(alert: Alert, reader: str) -> dict:
     data.pop("recipients", None)
     return {**data, "id": alert.id, "lot_id": alert.lot_id, "market_id": alert.market_id,
             "read": reader in alert.read_by, "recipients_count": len(alert.recipients),
-            "status": alert.status or "open", "link": alert_link(alert)}
+            "status": alert.status or "open", "link": alert_link(alert),
+            "calm": alert.calm, "calm_label": domain.CALM_LABELS_FR.get(alert.calm)}
 
 
 @retry_on_conflict
@@ -211,8 +222,10 @@ def alert_link(alert: Alert, public_url: str | None = None) -> str | None:
 
 
 # --- raising alerts and fanning them out ---------------------------------------------------------
-def raise_alert(draft: domain.AlertDraft, territories, source_event_id: str | None = None) -> Alert | None:
-    """Store the alert of a situation once and create its immediate deliveries; None when it existed."""
+def raise_alert(draft: domain.AlertDraft, territories, source_event_id: str | None = None,
+                calm: str | None = None) -> Alert | None:
+    """Store the alert of a situation once and create its immediate deliveries (held for the quiet period,
+    or none, as ``calm`` says); None when it existed."""
     if not territories:
         raise Unapplicable("no territory: nobody to alert")
     if Alert.objects(id=draft.key).count():
@@ -222,7 +235,8 @@ def raise_alert(draft: domain.AlertDraft, territories, source_event_id: str | No
                   message=draft.message, territories=list(territories), lot_id=draft.lot_id,
                   market_id=draft.market_id, buyer_id=context.get("buyer_id"),
                   contractor_siret=context.get("contractor_siret"), context=context, figures=draft.figures,
-                  source_event_id=source_event_id, created_at=_now(), recipients=active_emails(territories))
+                  source_event_id=source_event_id, created_at=_now(), recipients=active_emails(territories),
+                  calm=calm)
     try:
         alert.commit()
     except me.NotUniqueError:
@@ -250,26 +264,31 @@ def audience_of(alert: Alert) -> list[Recipient]:
 
 
 def fan_out(alert: Alert) -> int:
-    """Create one delivery per subscribed recipient and channel (immediate mode); safe to repeat."""
-    recipients = {r.id: r for r in audience_of(alert)}
+    """Create one delivery per subscribed recipient and channel (immediate mode), and an e-mail to every
+    contact for the kinds always e-mailed; a held status change waits for the quiet period, one replaced or
+    reverted is not sent. Safe to repeat."""
+    recipients = {r.id: r for r in audience_of(alert)} if alert.calm not in ("replaced", "reverted") else {}
+    wanted = {(sub.recipient_id, sub.channel) for sub in Subscription.objects(
+        recipient_id__in=list(recipients), kind=alert.kind, mode="immediate")} if recipients else set()
+    if domain.Kind(alert.kind) in domain.ALWAYS_EMAILED:
+        wanted |= {(recipient_id, "email") for recipient_id in recipients}
+    not_before = alert.created_at + QUIET_PERIOD if alert.calm == "held" else None
     created = 0
-    subs = Subscription.objects(recipient_id__in=list(recipients), kind=alert.kind, mode="immediate") \
-        if recipients else []
-    for sub in subs:
-        if sub.channel == "webhook" and not recipients[sub.recipient_id].webhook_url:
+    for recipient_id, channel in sorted(wanted):
+        if channel == "webhook" and not recipients[recipient_id].webhook_url:
             continue
-        created += _new_delivery(domain.delivery_id(alert.id, sub.recipient_id, sub.channel), [alert.id],
-                                 sub.recipient_id, sub.channel, "immediate", alert.territories)
+        created += _new_delivery(domain.delivery_id(alert.id, recipient_id, channel), [alert.id],
+                                 recipient_id, channel, "immediate", alert.territories, not_before=not_before)
     _mark_fanned_out(alert.id)
     return created
 
 
 def _new_delivery(delivery_id: str, alert_ids: list[str], recipient_id: str, channel: str, mode: str,
-                  territories, digest_day: str | None = None) -> int:
+                  territories, digest_day: str | None = None, not_before: datetime | None = None) -> int:
     now = _now()
     try:
         Delivery(id=delivery_id, alert_ids=alert_ids, recipient_id=recipient_id, channel=channel, mode=mode,
-                 digest_day=digest_day, territories=list(territories), next_attempt_at=now,
+                 digest_day=digest_day, territories=list(territories), next_attempt_at=not_before or now,
                  created_at=now).commit()
     except me.NotUniqueError:
         return 0  # it exists: it is (or was) being delivered
@@ -298,15 +317,50 @@ def apply_lot_event(event: Event) -> None:
         draft = domain.alert_for(event.type, event.payload)
     except domain.IncompleteEvent as exc:
         raise Unapplicable(str(exc)) from None
+    calm = None
+    if event.type == "lot.status_changed" and not Alert.objects(source_event_id=event.id).count():
+        calm = _calm_earlier_changes(event.payload.get("lot_id"), event.payload.get("status"))
     if draft is None:
         return
     if not event.territories:
         raise Unapplicable("event without territories: nobody to alert")
-    raise_alert(draft, event.territories, event.id)
+    raise_alert(draft, event.territories, event.id, calm)
     if draft.kind == domain.Kind.BACK_ON_TRACK:
         for stale in Alert.objects(lot_id=draft.lot_id, kind__in=[domain.Kind.AT_RISK.value,
                                                                   domain.Kind.BEHIND.value], status="open"):
             resolve(stale.id, "retour dans la trajectoire", "Le lot est revenu dans la trajectoire attendue.")
+
+
+def _calm_earlier_changes(lot_id, status) -> str:
+    """A new status for a lot whose earlier change is still held in its quiet period: that change is not
+    mailed (replaced, or reverted when the lot is back where it was before it). Returns how the new
+    change's alert is to be held: reverted (not mailed either) or held."""
+    since = _now() - QUIET_PERIOD
+    held = list(Alert.objects(lot_id=lot_id, calm="held", created_at__gt=since,
+                              kind__in=[k.value for k in domain.STATUS_KINDS]).order_by("created_at"))
+    reverted = bool(held) and status == (held[0].context or {}).get("previous_status")
+    for alert in held:
+        _not_mailed(alert.id, "reverted" if reverted else "replaced")
+    return "reverted" if reverted else "held"
+
+
+@retry_on_conflict
+def _not_mailed(alert_id: str, calm: str) -> None:
+    alert = Alert.objects.get(id=alert_id)
+    alert.calm = calm
+    alert.commit()
+    for delivery in Delivery.objects(alert_ids=alert_id, mode="immediate", status="pending"):
+        _cancel(delivery.id, domain.CALM_LABELS_FR[calm])
+
+
+@retry_on_conflict
+def _cancel(delivery_id: str, why: str) -> None:
+    delivery = Delivery.objects.get(id=delivery_id)
+    if delivery.status == "pending":
+        delivery.status = "cancelled"
+        delivery.attempts = list(delivery.attempts) + [{"at": _now().isoformat(), "outcome": "cancelled",
+                                                        "detail": why}]
+        delivery.commit()
 
 
 def _date(value) -> date:
@@ -461,6 +515,18 @@ def apply_next_step_due(event: Event) -> None:
     raise_alert(draft, event.territories, event.id)
 
 
+# --- the reporting calendar (hours service) ---------------------------------------------------------------
+def apply_reminder_due(event: Event) -> None:
+    known = LotView.objects(id=event.payload.get("lot_id")).first() if isinstance(
+        event.payload.get("lot_id"), str) else None
+    try:
+        drafts = domain.reminder_alerts(event.payload, known.to_mongo().to_dict() if known else None)
+    except domain.IncompleteEvent as exc:
+        raise Unapplicable(str(exc)) from None
+    for draft in drafts:
+        raise_alert(draft, event.territories or (known.territories if known else []), event.id)
+
+
 # --- rules that time alone triggers (a daily command) -----------------------------------------------------
 def lot_facts(lot: LotView) -> domain.LotFacts | None:
     if not (lot.awarded and lot.start_date and lot.end_date and lot.market_reference and lot.quota_hours
@@ -519,7 +585,8 @@ def send_digests(settings, day: date) -> int:
         wanted.setdefault((sub.recipient_id, sub.channel), set()).add(sub.kind)
     if not wanted:
         return 0
-    alerts = list(Alert.objects(created_at__gte=start, created_at__lt=end).order_by("created_at", "id"))
+    alerts = list(Alert.objects(created_at__gte=start, created_at__lt=end, calm__nin=["replaced", "reverted"])
+                  .order_by("created_at", "id"))
     recipients = {r.id: r for r in Recipient.objects(id__in=list({rid for rid, _ in wanted}), active=True)}
     created = 0
     for (recipient_id, channel), kinds in sorted(wanted.items()):
@@ -555,5 +622,6 @@ EVENT_HANDLERS = {
     **KEY_EVENT_HANDLERS,
     "eligibility.window_ending": apply_window_ending, "eligibility.window_ended": apply_window_ended,
     "promotion.next_step_due": apply_next_step_due,
+    "reporting.reminder_due": apply_reminder_due,
 }
 CONSUMES = ["markets", "hours", "participants"]  # the services whose events this one applies

@@ -104,6 +104,11 @@ class AlertSchema(ma.Schema):
     created_at = fields.DateTime()
     read = fields.Boolean(metadata={"description": "whether the caller has read it"})
     recipients_count = fields.Integer(metadata={"description": "facilitators concerned when it was raised"})
+    calm = fields.String(allow_none=True, metadata={
+        "enum": ["held", "replaced", "reverted"],
+        "description": "a lot's status change: held (mailed once the quiet period passed without another change), "
+                       "replaced or reverted within it (in the feed, never mailed)"})
+    calm_label = fields.String(allow_none=True)
 
 
 class AlertQuerySchema(ma.Schema):

@@ -4,7 +4,7 @@ import uuid
 import mongoengine as me
 from plumbing.outbox import VersionedDocument
 
-from .domain import ALERT_STATUSES, AUDIENCES, CHANNELS, DELIVERY_STATUSES, KINDS, MODES, SEVERITIES
+from .domain import ALERT_STATUSES, AUDIENCES, CALM_STATES, CHANNELS, DELIVERY_STATUSES, KINDS, MODES, SEVERITIES
 
 
 def new_id() -> str:
@@ -68,8 +68,9 @@ class Alert(VersionedDocument):
     resolved_at = me.DateTimeField()
     resolution_note = me.StringField()
     fanned_out = me.BooleanField(default=False)  # its immediate deliveries exist
+    calm = me.StringField(choices=CALM_STATES)  # a lot's status change: held for the quiet period, or not mailed
     meta = {"collection": "alerts", "indexes": [("territories", "-created_at"), "lot_id", "fanned_out",
-                                                "created_at", "buyer_id", "contractor_siret"]}
+                                                "created_at", "buyer_id", "contractor_siret", "source_event_id"]}
 
 
 class Delivery(VersionedDocument):

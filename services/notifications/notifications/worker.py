@@ -13,6 +13,7 @@ from .store import OUTBOX_DOCUMENTS
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()  # the same event stops the consumer, the relay and the sender
+    handlers.configure(settings.extra)
     sender = threading.Thread(target=delivery_loop, args=(settings.extra, stop), name="delivery", daemon=True)
     sender.start()
     try:

@@ -1,0 +1,193 @@
+"""The reporting calendar: each month of a lot in execution is due by a day of the following month (per
+territory); it is declared (a line), declared without hours (an explicit zero with a reason) or missing.
+Missing at the due date: a first reminder; still missing N days later: a second one, which the
+notifications service also turns into an alert to the territory's facilitators."""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import click
+import mongoengine as me
+from flask import current_app
+from flask.cli import with_appcontext
+from plumbing.events import Event
+
+from . import domain
+from .handlers import SERVICE, now, territory_settings
+from .store import Declaration, HeldLot, MarketState, MonthWithoutHours, ReportingReminder
+
+# Markets whose lots are expected to report (completed ones may still send late lines, but are not chased).
+REPORTING_MARKET_STATUSES = ("in_execution",)
+STATE_LABELS_FR = {"on_time": "Déclaré à temps", "late": "Déclaré en retard", "missing": "Non déclaré",
+                   "pending": "Échéance à venir"}
+
+
+class NoHoursRefused(Exception):
+    """A statement of no hours the rules refuse: ``rule`` names the rule, the message is French."""
+
+    def __init__(self, status: int, rule: str, message: str):
+        super().__init__(message)
+        self.status, self.rule, self.message = status, rule, message
+
+
+def _month(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def due_day(lot: HeldLot) -> int:
+    """The earliest due day of the lot's territories (a lot of several territories follows the strictest)."""
+    settings = territory_settings(lot.territories or [])
+    return min((s["effective_reporting_due_day"] for s in settings.values()), default=10)
+
+
+def due_date(month: date, day: int) -> date:
+    return _next_month(month).replace(day=day)
+
+
+def months_of(lot: HeldLot, today: date) -> list[date]:
+    """The lot's months that have ended by ``today`` (the first day of each)."""
+    months, month = [], lot.start_date.replace(day=1)
+    while month <= lot.end_date and _next_month(month) <= today:
+        months.append(month)
+        month = _next_month(month)
+    return months
+
+
+# --- declaring a month without hours -------------------------------------------------------------
+def declare_no_hours(siret: str, lot_id: str, month: date, reason: str, by: str,
+                     today: date | None = None) -> MonthWithoutHours:
+    today = today or now().date()
+    lot = HeldLot.objects(id=lot_id).first()
+    if lot is None or lot.contractor_siret != siret:
+        raise NoHoursRefused(422, "lot_not_held", "Ce lot n'est pas attribué à votre entreprise, ou n'existe pas.")
+    state = MarketState.objects(id=lot.market_id).first()
+    if state is None or state.status not in domain.DECLARABLE_MARKET_STATUSES:
+        raise NoHoursRefused(422, "lot_not_in_execution", "Ce lot n'est pas en exécution : rien n'est à déclarer.")
+    period = domain.Period.of_month(month)
+    if period.start > today:
+        raise NoHoursRefused(422, "period_in_future", f"Le mois déclaré ({period.french()}) n'a pas encore "
+                                                      "commencé.")
+    if period.end < lot.start_date or period.start > lot.end_date:
+        raise NoHoursRefused(422, "period_outside_lot", f"Le mois déclaré ({period.french()}) est hors de la "
+                                                        "période d'exécution du lot.")
+    key = _month(month)
+    if Declaration.objects(lot_id=lot_id, month=key, status__ne="rejected").count():
+        raise NoHoursRefused(409, "month_has_lines", f"Des heures sont déjà déclarées pour ce lot en "
+                                                     f"{period.french()} : le mois ne peut pas être sans heures.")
+    statement = MonthWithoutHours(id=f"{lot_id}|{key}", lot_id=lot_id, contractor_siret=siret, month=key,
+                                  reason=reason, territories=list(lot.territories), declared_at=now(),
+                                  declared_by=by)
+    statement.record(Event(type="declaration.no_hours", producer=SERVICE, key=lot_id,
+                           territories=list(lot.territories),
+                           payload={"lot_id": lot_id, "market_id": lot.market_id, "contractor_siret": siret,
+                                    "month": key, "reason": reason}))
+    try:
+        return statement.commit()
+    except me.NotUniqueError:
+        raise NoHoursRefused(409, "month_already_without_hours", f"Ce lot est déjà déclaré sans heures en "
+                                                                 f"{period.french()}.") from None
+
+
+# --- the calendar --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MonthState:
+    month: str
+    due_date: date
+    state: str  # on_time, late, missing or pending
+    declared_on: date | None
+    no_hours_reason: str | None
+
+    def view(self) -> dict:
+        return {"month": self.month, "due_date": self.due_date, "state": self.state,
+                "state_label": STATE_LABELS_FR[self.state], "declared_on": self.declared_on,
+                "no_hours": self.no_hours_reason is not None, "no_hours_reason": self.no_hours_reason}
+
+
+def first_declared(lot_id: str) -> dict[str, tuple[date, str | None]]:
+    """Each month's first declaration day, and the reason when it was declared without hours."""
+    first: dict[str, tuple[date, str | None]] = {}
+    for line in Declaration.objects(lot_id=lot_id).only("month", "submitted_at"):
+        day = line.submitted_at.date()
+        if line.month not in first or day < first[line.month][0]:
+            first[line.month] = (day, None)
+    for statement in MonthWithoutHours.objects(lot_id=lot_id):
+        day = statement.declared_at.date()
+        if statement.month not in first or day < first[statement.month][0]:
+            first[statement.month] = (day, statement.reason)
+    return first
+
+
+def calendar(lot: HeldLot, today: date) -> list[MonthState]:
+    day, declared = due_day(lot), first_declared(lot.id)
+    states = []
+    for month in months_of(lot, today):
+        due = due_date(month, day)
+        declared_on, reason = declared.get(_month(month), (None, None))
+        if declared_on is not None:
+            state = "on_time" if declared_on <= due else "late"
+        else:
+            state = "missing" if today > due else "pending"
+        states.append(MonthState(_month(month), due, state, declared_on, reason))
+    return states
+
+
+def lot_calendar(lot: HeldLot, today: date | None = None) -> dict:
+    months = calendar(lot, today or now().date())
+    return {"lot_id": lot.id, "market_id": lot.market_id, "territories": lot.territories,
+            "due_day": due_day(lot), "months": [m.view() for m in months],
+            **{state: sum(m.state == state for m in months) for state in ("on_time", "late", "missing")}}
+
+
+def company_calendar(siret: str, territories=None, today: date | None = None) -> dict:
+    """Per lot the company holds (only those of ``territories`` when given): months on time, late, missing."""
+    lots = HeldLot.objects(contractor_siret=siret).order_by("start_date", "id")
+    if territories is not None:
+        lots = [lot for lot in lots if set(lot.territories) & set(territories)]
+    return {"contractor_siret": siret, "lots": [lot_calendar(lot, today) for lot in lots]}
+
+
+# --- reminders -------------------------------------------------------------------------------------
+def _remind(lot: HeldLot, month: MonthState, kind: str, days: int) -> bool:
+    reminder = ReportingReminder(id=f"{lot.contractor_siret}|{lot.id}|{month.month}|{kind}",
+                                 contractor_siret=lot.contractor_siret, lot_id=lot.id, month=month.month,
+                                 kind=kind, due_date=month.due_date, created_at=now())
+    reminder.record(Event(type="reporting.reminder_due", producer=SERVICE, key=lot.id,
+                          territories=list(lot.territories),
+                          payload={"contractor_siret": lot.contractor_siret, "lot_id": lot.id,
+                                   "market_id": lot.market_id, "month": month.month, "kind": kind,
+                                   "due_date": month.due_date.isoformat(), "escalation_days": days}))
+    try:
+        reminder.commit()
+    except me.NotUniqueError:
+        return False  # sent already, whatever runs the command again
+    return True
+
+
+def remind(today: date, escalation_days: int) -> dict:
+    """Remind once per company, lot, month and kind: a first reminder once the due date has passed, a second (and the
+    facilitators' alert) ``escalation_days`` after it. Returns how many of each were sent."""
+    sent = {"first": 0, "second": 0}
+    running = {m.id for m in MarketState.objects(status__in=list(REPORTING_MARKET_STATUSES)).only("id")}
+    for lot in HeldLot.objects(market_id__in=sorted(running)):
+        for month in calendar(lot, today):
+            if month.state != "missing":  # missing: the due date has passed without a declaration
+                continue
+            kinds = ["first"] + (["second"] if today >= month.due_date + timedelta(days=escalation_days) else [])
+            for kind in kinds:
+                sent[kind] += _remind(lot, month, kind, escalation_days)
+    return sent
+
+
+@click.command("remind-declarations")
+@with_appcontext
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="run as on this day (default: today)")
+def remind_declarations(today):
+    """Remind the companies whose month is missing at its due date, then again with an alert to the
+    facilitators N days later (HOURS_REMINDER_ESCALATION_DAYS). Each reminder once. Run daily."""
+    days = current_app.extensions["settings"].extra["reminder_escalation_days"]
+    sent = remind(today.date() if today else now().date(), days)
+    click.echo(f"Relances envoyées : {sent['first']} premières, {sent['second']} secondes (avec alerte aux "
+               "facilitateurs).")
