@@ -46,7 +46,8 @@ PUBLIC = {("GET", "/api/v1/observatory/public"), ("GET", "/api/v1/observatory/pu
 # What the foreign caller may write of its own while refused: the report of its own refused upload.
 OWN_RECORDS = {"upload_reports"}
 FOREIGN_REFUSAL = {("POST", "/api/v1/contractors"): {409}, ("POST", "/api/v1/declarations"): {422}, ("POST", "/api/v1/declarations/batch"): {207, 422},
-                   ("POST", "/api/v1/declarations/upload"): {207, 422}, ("POST", "/api/v1/declarations/validate"): {200}}
+                   ("POST", "/api/v1/declarations/upload"): {207, 422}, ("POST", "/api/v1/declarations/validate"): {200},
+                   ("POST", "/api/v1/declarations/no-hours"): {422}}
 
 
 # --- one world per service: its resources in HOME, and who calls ------------------------------------------------
@@ -215,6 +216,8 @@ def hours_world(client, auth) -> World:
         ("POST", "/api/v1/declarations/{declaration_id}/reject"): {"reason": "Refusé par un autre"},
         ("POST", "/api/v1/declarations/{declaration_id}/correct"): {"hours": 1},
         ("POST", "/api/v1/declarations/validate"): {"ids": [line["id"]]},
+        ("POST", "/api/v1/declarations/no-hours"): {"lot_id": LINE["lot_id"], "month": "2026-05",
+                                                    "reason": "Chantier arrêté"},
         ("PUT", "/api/v1/declarations/territory-settings/{territory}"): {"auto_validation": True,
                                                                           "monthly_ceiling_hours": 100},
     }
