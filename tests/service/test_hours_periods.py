@@ -220,7 +220,7 @@ def test_a_batch_checks_periods_overlaps_and_the_ceiling_with_its_own_lines(clie
 def test_an_upload_reads_date_columns_as_text_or_as_date_cells(client, contractor_key, world):
     template = client.get("/api/v1/declarations/template.csv", headers=contractor_key).data.decode("utf-8-sig")
     header = template.splitlines()[0]
-    assert header.endswith(";Date de début;Date de fin")
+    assert header.endswith(";Date de début;Date de fin;Motif si aucune heure")
     rows = [header,
             f"{LOT_ID};p-1;;35;Embauche directe;;CDD;02/03/2026;13/03/2026",
             f"{LOT_ID};p-1;;40;Embauche directe;;CDD;2026-03-16;2026-03-31",
@@ -239,7 +239,7 @@ def test_an_upload_reads_date_columns_as_text_or_as_date_cells(client, contracto
 
     # the XLSX template, with real date cells and no month
     workbook = load_workbook(io.BytesIO(client.get("/api/v1/declarations/template.xlsx", headers=contractor_key).data))
-    assert ["Date de début", "Date de fin"] == [c.value for c in workbook["Déclarations"][1]][-2:]
+    assert ["Date de début", "Date de fin"] == [c.value for c in workbook["Déclarations"][1]][-3:-1]
     assert any("Période" == row[0].value for row in workbook["Aide"].iter_rows())
     workbook["Déclarations"].append([LOT_ID, "p-1", None, 20, "Formation", None, None,
                                      datetime(2026, 6, 8), datetime(2026, 6, 12)])

@@ -1,6 +1,9 @@
 """The reporting calendar of the hours service: a month declared, declared without hours, or missing; the
 reminders at the due date and N days later, each once; who reads a company's calendar."""
+import io
 from datetime import date
+
+from openpyxl import load_workbook
 
 from support import read_topic, wait_until
 
@@ -106,3 +109,31 @@ def test_the_due_day_is_a_territory_setting(client, contractor_key, facilitator,
     assert lot["due_day"] == 5 and lot["months"][0]["due_date"] == "2026-02-05"
     remind(client, "2026-02-06")
     assert reminders() == [(LOT_ID, "2026-01", "first")]
+
+
+def test_an_upload_declares_a_month_without_hours_on_a_row_of_its_own(client, contractor_key, world):
+    template = client.get("/api/v1/declarations/template.xlsx", headers=contractor_key)
+    help_rows = [row[0].value for row in load_workbook(io.BytesIO(template.data))["Aide"].iter_rows()]
+    assert "Motif si aucune heure" in help_rows and "Mois sans heures" in help_rows
+    header = client.get("/api/v1/declarations/template.csv", headers=contractor_key).data.decode("utf-8-sig") \
+        .splitlines()[0]
+    rows = [header,
+            f"{LOT_ID};;02/2026;0;;;;;;Chantier à l'arrêt (intempéries)",
+            f"{LOT_ID};p-1;2026-03;35;Embauche directe;;CDD;;;",
+            f"{LOT_ID};;2026-03;;;;;;;Rien ce mois",  # the row above declares March
+            f"{LOT_ID};;2026-04;12;;;;;;Pas d'heures",
+            f"lot-other;;2026-02;0;;;;;;Pas d'heures",
+            f"{LOT_ID};;2026-02;0;;;;;;Encore"]
+    answer = client.post("/api/v1/declarations/upload", data={"file": (io.BytesIO("\n".join(rows).encode()), "h.csv")},
+                         headers=contractor_key, content_type="multipart/form-data")
+    assert answer.status_code == 207, answer.json
+    assert [(r["row"], r["status"], r.get("rule"), r.get("declaration_status")) for r in answer.json["results"]] == [
+        (2, "accepted", None, "no_hours"), (3, "accepted", None, "submitted"), (4, "refused", "month_has_lines", None),
+        (5, "refused", "no_hours_with_hours", None), (6, "refused", "lot_not_held", None),
+        (7, "refused", "month_already_without_hours", None)]
+    assert "ni heures" in answer.json["results"][3]["detail"]
+    february = next(m for m in months(client, contractor_key)["months"] if m["month"] == "2026-02")
+    assert (february["no_hours"], february["no_hours_reason"]) == (True, "Chantier à l'arrêt (intempéries)")
+    # the refused rows come back in the template's columns, reason included, to fix and send again
+    errors = client.get(answer.json["error_file"]["csv"], headers=contractor_key).data.decode("utf-8-sig")
+    assert "Pas d'heures" in errors and "Motif du refus" in errors.splitlines()[0]

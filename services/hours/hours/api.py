@@ -205,11 +205,14 @@ class Declarations(MethodView):
         return [handlers.view(line) for line in page]
 
 
-def _batch_lines(raw_lines: list[dict]) -> list[tuple[int, dict | None, dict | None]]:
+def _batch_lines(raw_lines: list[dict], skip=()) -> list[tuple[int, dict | None, dict | None]]:
     """Each line through the single-line schema, so that one bad line is refused alone (what the database
-    would refuse, a NUL or a lone surrogate, refused the whole body before: ``plumbing.guard``)."""
+    would refuse, a NUL or a lone surrogate, refused the whole body before: ``plumbing.guard``); the indexes in
+    ``skip`` are not lines (an upload's months without hours)."""
     lines = []
     for index, raw in enumerate(raw_lines):
+        if index in skip:
+            continue
         try:
             data = _line_schema.load(raw)
         except ma.ValidationError as exc:
@@ -219,11 +222,12 @@ def _batch_lines(raw_lines: list[dict]) -> list[tuple[int, dict | None, dict | N
     return lines
 
 
-def _checked(lines, all_or_nothing: bool, rows: list[int] | None = None) -> handlers.Batch:
-    """The lines checked against every rule, nothing written; in all-or-nothing mode, one refused line
-    refuses the request (422, the report in the problem)."""
+def _checked(lines, all_or_nothing: bool, rows: list[int] | None = None, statements=()) -> handlers.Batch:
+    """The lines (and an upload's months without hours) checked against every rule, nothing written; in
+    all-or-nothing mode, one refused line refuses the request (422, the report in the problem)."""
     principal = current_principal()
     batch = handlers.check_batch(principal.siret, lines, all_or_nothing, by=principal.subject)
+    reporting.check_statements(batch, principal.siret, list(statements), principal.subject)
     if not batch.writes:
         raise problem(422, f"Aucune ligne enregistrée : {len(batch.results)} ligne(s) refusée(s) (mode tout ou "
                            "rien). Corrigez-les et envoyez de nouveau l'ensemble.", rule="lines_refused",
@@ -310,11 +314,14 @@ class DeclarationUpload(MethodView):
             except spreadsheets.UnreadableFile as exc:
                 raise problem(422, str(exc), rule=exc.rule) from None
             numbers, siret = [number for number, _ in rows], current_principal().siret
-            batch = _checked(_batch_lines([line for _, line in rows]), query["all_or_nothing"], numbers)
+            statements = [(index, line) for index, (_, line) in enumerate(rows) if line.get("no_hours_reason")]
+            batch = _checked(_batch_lines([line for _, line in rows], skip={index for index, _ in statements}),
+                             query["all_or_nothing"], numbers, statements)
             planned = _body(batch.report(), numbers)
             idempotency.check_storable(planned)
             # the refused rows' report first: a failure while writing the lines cannot leave them without it
             report = upload_reports.record(siret, dict(rows), planned["results"])
+            reporting.write_statements(batch)
             body = _body(handlers.write_batch(batch), numbers)
             late = [r for r in body["results"] if r["status"] == "refused" and r["index"] not in batch.refused_before]
             report = upload_reports.record(siret, dict(rows), late, report)  # lines another request wrote meanwhile

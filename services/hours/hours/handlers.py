@@ -282,11 +282,13 @@ class Batch:
     """A request's lines once checked against every rule, nothing written yet.
 
     ``results`` holds the refused lines' results by index, ``candidates`` the accepted lines' documents
-    (their ids already drawn); with ``all_or_nothing``, one refused line means nothing is to be written.
+    (their ids already drawn), ``statements`` an upload's accepted months without hours (reporting.py);
+    with ``all_or_nothing``, one refused line means nothing is to be written.
     """
 
     def __init__(self, results: dict[int, dict], candidates: list[tuple[int, Declaration]], all_or_nothing: bool):
         self.results, self.candidates, self.all_or_nothing = results, candidates, all_or_nothing
+        self.statements: list = []
         self.refused_before = set(results)  # the lines refused before writing (the others by a concurrent write)
 
     @property
@@ -299,6 +301,10 @@ class Batch:
         for index, declaration in self.candidates:
             results[index] = ({"index": index, "status": "accepted", "declaration_id": declaration.id,
                                "declaration_status": declaration.status} if self.writes
+                              else {"index": index, "status": "valid", "declaration_id": None})
+        for index, statement in self.statements:
+            results[index] = ({"index": index, "status": "accepted", "declaration_id": statement.id,
+                               "declaration_status": "no_hours"} if self.writes
                               else {"index": index, "status": "valid", "declaration_id": None})
         return _batch_report(results, written=self.writes)
 

@@ -6,17 +6,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import click
+import marshmallow as ma
 import mongoengine as me
 from flask import current_app
 from flask.cli import with_appcontext
 from plumbing.events import Event
 
 from . import domain
-from .handlers import SERVICE, now, territory_settings
+from .handlers import SERVICE, _refused, now, territory_settings
+from .schemas import NoHoursSchema
 from .store import Declaration, HeldLot, MarketState, MonthWithoutHours, ReportingReminder
 
 # Markets whose lots are expected to report (completed ones may still send late lines, but are not chased).
 REPORTING_MARKET_STATUSES = ("in_execution",)
+_statement_row = NoHoursSchema()
 STATE_LABELS_FR = {"on_time": "Déclaré à temps", "late": "Déclaré en retard", "missing": "Non déclaré",
                    "pending": "Échéance à venir"}
 
@@ -57,8 +60,10 @@ def months_of(lot: HeldLot, today: date) -> list[date]:
 
 
 # --- declaring a month without hours -------------------------------------------------------------
-def declare_no_hours(siret: str, lot_id: str, month: date, reason: str, by: str,
-                     today: date | None = None) -> MonthWithoutHours:
+def no_hours_statement(siret: str, lot_id: str, month: date, reason: str, by: str,
+                       today: date | None = None) -> MonthWithoutHours:
+    """The statement that a lot had no insertion hours in ``month``, checked against the rules (NoHoursRefused)
+    and not written yet."""
     today = today or now().date()
     lot = HeldLot.objects(id=lot_id).first()
     if lot is None or lot.contractor_siret != siret:
@@ -77,6 +82,8 @@ def declare_no_hours(siret: str, lot_id: str, month: date, reason: str, by: str,
     if Declaration.objects(lot_id=lot_id, month=key, status__ne="rejected").count():
         raise NoHoursRefused(409, "month_has_lines", f"Des heures sont déjà déclarées pour ce lot en "
                                                      f"{period.french()} : le mois ne peut pas être sans heures.")
+    if MonthWithoutHours.objects(id=f"{lot_id}|{key}").count():
+        raise _already_without_hours(month)
     statement = MonthWithoutHours(id=f"{lot_id}|{key}", lot_id=lot_id, contractor_siret=siret, month=key,
                                   reason=reason, territories=list(lot.territories), declared_at=now(),
                                   declared_by=by)
@@ -84,11 +91,61 @@ def declare_no_hours(siret: str, lot_id: str, month: date, reason: str, by: str,
                            territories=list(lot.territories),
                            payload={"lot_id": lot_id, "market_id": lot.market_id, "contractor_siret": siret,
                                     "month": key, "reason": reason}))
+    return statement
+
+
+def _already_without_hours(month: date) -> NoHoursRefused:
+    return NoHoursRefused(409, "month_already_without_hours",
+                          f"Ce lot est déjà déclaré sans heures en {domain.Period.of_month(month).french()}.")
+
+
+def commit_no_hours(statement: MonthWithoutHours) -> MonthWithoutHours:
     try:
         return statement.commit()
-    except me.NotUniqueError:
-        raise NoHoursRefused(409, "month_already_without_hours", f"Ce lot est déjà déclaré sans heures en "
-                                                                 f"{period.french()}.") from None
+    except me.NotUniqueError:  # another request wrote it meanwhile
+        raise _already_without_hours(date.fromisoformat(statement.month + "-01")) from None
+
+
+def check_statements(batch, siret: str, rows: list[tuple[int, dict]], by: str) -> None:
+    """An upload's rows declaring a month without hours (lot, month, reason; no participant, no hours or 0), checked
+    into ``batch``: accepted ones to write with its lines, refused ones with their French reason."""
+    with_lines = {(line.lot_id, line.month) for _, line in batch.candidates}  # this file's lines
+    for index, row in rows:
+        try:
+            data = _statement_row.load({"lot_id": row.get("lot_id"), "month": row.get("month"),
+                                        "reason": row["no_hours_reason"]})
+            if row.get("participant_id") or row.get("hours", "0").strip("0.") or row.get("start_date"):
+                raise NoHoursRefused(422, "no_hours_with_hours", "Une ligne de mois sans heures ne porte ni "
+                                     "participant, ni heures (0 ou vide), ni dates : seulement le lot, le mois et "
+                                     "le motif.")
+            if (data["lot_id"], _month(data["month"])) in with_lines:
+                raise NoHoursRefused(409, "month_has_lines", "Ce fichier déclare des heures pour ce lot ce mois-là : "
+                                     "le mois ne peut pas être sans heures.")
+            statement = no_hours_statement(siret, data["lot_id"], data["month"], data["reason"], by)
+            if any(other.id == statement.id for _, other in batch.statements):
+                raise _already_without_hours(data["month"])
+            batch.statements.append((index, statement))
+        except ma.ValidationError as exc:
+            batch.results[index] = _refused(index, "invalid_line", "Ligne invalide : voir le détail par champ.",
+                                            exc.messages)
+        except NoHoursRefused as refused:
+            batch.results[index] = _refused(index, refused.rule, refused.message)
+
+
+def write_statements(batch) -> None:
+    """Write the batch's months without hours; one another request wrote meanwhile is refused alone."""
+    written = []
+    for index, statement in batch.statements:
+        try:
+            written.append((index, commit_no_hours(statement)))
+        except NoHoursRefused as refused:
+            batch.results[index] = _refused(index, refused.rule, refused.message)
+    batch.statements = written
+
+
+def declare_no_hours(siret: str, lot_id: str, month: date, reason: str, by: str,
+                     today: date | None = None) -> MonthWithoutHours:
+    return commit_no_hours(no_hours_statement(siret, lot_id, month, reason, by, today))
 
 
 # --- the calendar --------------------------------------------------------------------------------

@@ -24,17 +24,21 @@ CONTRACT_LABELS_FR = {"cdi": "CDI", "cdd": "CDD", "apprenticeship": "Apprentissa
 # field, French header (as in the template), what to write
 COLUMNS = (
     ("lot_id", "Lot", "Obligatoire. L'identifiant du lot attribué à votre entreprise."),
-    ("participant_id", "Référence du participant", "Obligatoire. La référence remise par le facilitateur."),
+    ("participant_id", "Référence du participant", "Obligatoire (sauf mois sans heures). La référence remise par le "
+                                                         "facilitateur."),
     ("month", "Mois", "AAAA-MM ou MM/AAAA (par exemple 2026-03) pour le mois entier. Obligatoire, sauf si la "
                       "ligne donne une date de début et une date de fin (alors laissez le mois vide)."),
     ("hours", "Heures", "Obligatoire. Nombre d'heures de la période, au plus deux décimales (151,67)."),
-    ("mode", "Modalité", "Obligatoire. " + ", ".join(MODE_LABELS_FR.values()) + "."),
+    ("mode", "Modalité", "Obligatoire (sauf mois sans heures). " + ", ".join(MODE_LABELS_FR.values()) + "."),
     ("employer_siret", "SIRET de l'employeur", "Si l'employeur n'est pas votre entreprise (ETTI, GEIQ, SIAE…)."),
     ("contract_type", "Type de contrat", "Facultatif. " + ", ".join(CONTRACT_LABELS_FR.values()) + "."),
     ("start_date", "Date de début", "Au lieu du mois, pour une partie du mois : premier jour travaillé, "
                                     "JJ/MM/AAAA ou AAAA-MM-JJ. Avec la date de fin, dans le même mois civil "
                                     "(une ligne par mois)."),
     ("end_date", "Date de fin", "Avec la date de début : dernier jour travaillé (inclus), JJ/MM/AAAA ou AAAA-MM-JJ."),
+    ("no_hours_reason", "Motif si aucune heure", "Seulement pour déclarer un mois sans heures d'insertion sur un lot : "
+                                                 "le lot, le mois, 0 ou rien en heures, aucun participant, et ici "
+                                                 "pourquoi (par exemple « chantier à l'arrêt »)."),
 )
 HEADERS = {field: header for field, header, _ in COLUMNS}
 
@@ -54,9 +58,10 @@ def csv_template() -> bytes:
     return csv_bytes([
         [header for _, header, _ in COLUMNS],
         ["lot-exemple", "participant-exemple", "2026-03", "151,67", MODE_LABELS_FR["direct_hire"], "",
-         CONTRACT_LABELS_FR["cdd"], "", ""],
+         CONTRACT_LABELS_FR["cdd"], "", "", ""],
         ["lot-exemple", "participant-exemple-2", "", "35", MODE_LABELS_FR["etti"], "55210055400013",
-         CONTRACT_LABELS_FR["temporary"], "02/03/2026", "13/03/2026"]])
+         CONTRACT_LABELS_FR["temporary"], "02/03/2026", "13/03/2026", ""],
+        ["lot-exemple-2", "", "2026-03", "0", "", "", "", "", "", "Chantier à l'arrêt tout le mois"]])
 
 
 def xlsx_template() -> bytes:
@@ -74,6 +79,9 @@ def xlsx_template() -> bytes:
     append_row(help_sheet, ["Période", "Chaque ligne porte soit sur un mois entier (colonne Mois), soit sur une "
                                       "partie d'un mois (Date de début et Date de fin, sans le mois). Deux lignes "
                                       "d'un même lot et d'un même participant ne peuvent pas se chevaucher."])
+    append_row(help_sheet, ["Mois sans heures", "Un lot sans aucune heure d'insertion un mois : une ligne avec le lot, "
+                                               "le mois, 0 heure et le motif, sans participant. Le mois compte "
+                                               "alors comme déclaré et aucune relance n'est envoyée."])
     return xlsx_bytes(workbook)
 
 
