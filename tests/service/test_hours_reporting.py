@@ -137,3 +137,11 @@ def test_an_upload_declares_a_month_without_hours_on_a_row_of_its_own(client, co
     # the refused rows come back in the template's columns, reason included, to fix and send again
     errors = client.get(answer.json["error_file"]["csv"], headers=contractor_key).data.decode("utf-8-sig")
     assert "Pas d'heures" in errors and "Motif du refus" in errors.splitlines()[0]
+
+
+def test_only_months_due_within_the_window_are_chased(client, contractor_key, world):
+    # nothing declared since January: on 11 June, only May (due 10 June) is reminded, not January to April
+    remind(client, "2026-06-11")
+    assert reminders() == [(LOT_ID, "2026-05", "first")]
+    lot = months(client, contractor_key)
+    assert [m["state"] for m in lot["months"][:4]] == ["missing"] * 4  # still shown missing

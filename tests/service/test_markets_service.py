@@ -476,3 +476,37 @@ def test_a_rotated_key_reads_progress_until_its_grace_period_ends(client, facili
             {"key_id": old_id, **known, "replaced_by": new_id, "expires_at": over})
     wait_until(lambda: client.get(progress, headers={"X-API-Key": old}).status_code == 401, what="the expiry")
     assert client.get(progress, headers={"X-API-Key": new}).status_code == 200
+
+
+def test_one_bulk_validation_of_40_lines_changes_a_lot_status_once(
+        client, facilitator, buyer, start_worker, topic, infra):
+    """The hours service publishes a bulk validation's events together (its relay sends them in one
+    publication); the worker applies them as one batch and judges the lot once: behind straight to on track,
+    never through "at risk" on the way."""
+    from types import SimpleNamespace
+
+    from plumbing.kafka import Message, Publisher
+    from support import create_topic
+
+    lot_id = create_lot(client, facilitator, buyer)["id"]
+    start_worker("markets")
+    declaration(infra, topic, lot_id, 0, "declaration.submitted", 1)
+    progress = wait_until(lambda: (p := client.get(f"/api/v1/lots/{lot_id}/progress", headers=facilitator).json)
+                          ["status"] == "behind" and p, what="the lot behind")
+    each = int(progress["expected_hours"] * 100 / 40) + 1  # 40 lines together reach the expected curve
+    events = [Event(type="declaration.validated", producer="hours", key=lot_id, territories=[CARCASSONNE], payload={
+        "declaration_id": f"bulk-{n}", "lot_id": lot_id, "centihours": each, "month": "2026-03",
+        "mode": "direct_hire", "territory": CARCASSONNE}) for n in range(40)]
+    create_topic(infra.kafka_bootstrap, topic("hours.events"))
+    publisher = Publisher(SimpleNamespace(kafka_bootstrap_servers=infra.kafka_bootstrap, service="hours"))
+    try:
+        publisher.publish([Message(topic("hours.events"), lot_id.encode(), encode(e), []) for e in events])
+    finally:
+        publisher.close()
+
+    wait_until(lambda: client.get(f"/api/v1/lots/{lot_id}/progress", headers=facilitator).json["status"]
+               == "on_track", what="the lot on track")
+    changes = [(e["payload"]["previous_status"], e["payload"]["status"])
+               for e in markets_events(infra, topic, expect=99, timeout=2)
+               if e["type"] == "lot.status_changed" and e["payload"]["lot_id"] == lot_id]
+    assert changes[-1] == ("behind", "on_track") and ("behind", "at_risk") not in changes

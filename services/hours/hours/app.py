@@ -15,6 +15,8 @@ EXTRA_SETTINGS = {
     # days after a month's due date before the second reminder and the facilitators' alert (reporting.py)
     "reminder_escalation_days": lambda env: env.int("HOURS_REMINDER_ESCALATION_DAYS", 5,
                                                     validate=lambda v: 1 <= v <= 60),
+    # months due more than this many days ago are no longer chased (reporting.remind); keep it above the escalation
+    "reminder_window_days": lambda env: env.int("HOURS_REMINDER_WINDOW_DAYS", 31, validate=lambda v: 1 <= v <= 366),
 }
 
 

@@ -223,14 +223,17 @@ def _remind(lot: HeldLot, month: MonthState, kind: str, days: int) -> bool:
     return True
 
 
-def remind(today: date, escalation_days: int) -> dict:
+def remind(today: date, escalation_days: int, window_days: int) -> dict:
     """Remind once per company, lot, month and kind: a first reminder once the due date has passed, a second (and the
-    facilitators' alert) ``escalation_days`` after it. Returns how many of each were sent."""
+    facilitators' alert) ``escalation_days`` after it. Only months due within the last ``window_days`` are chased:
+    a lot that starts reporting late (or a command that did not run for weeks) does not flood its company with every
+    past month at once; older missing months stay in the calendar. Returns how many of each were sent."""
     sent = {"first": 0, "second": 0}
     running = {m.id for m in MarketState.objects(status__in=list(REPORTING_MARKET_STATUSES)).only("id")}
     for lot in HeldLot.objects(market_id__in=sorted(running)):
         for month in calendar(lot, today):
-            if month.state != "missing":  # missing: the due date has passed without a declaration
+            # missing: the due date has passed without a declaration
+            if month.state != "missing" or today > month.due_date + timedelta(days=window_days):
                 continue
             kinds = ["first"] + (["second"] if today >= month.due_date + timedelta(days=escalation_days) else [])
             for kind in kinds:
@@ -244,7 +247,8 @@ def remind(today: date, escalation_days: int) -> dict:
 def remind_declarations(today):
     """Remind the companies whose month is missing at its due date, then again with an alert to the
     facilitators N days later (HOURS_REMINDER_ESCALATION_DAYS). Each reminder once. Run daily."""
-    days = current_app.extensions["settings"].extra["reminder_escalation_days"]
-    sent = remind(today.date() if today else now().date(), days)
+    extra = current_app.extensions["settings"].extra
+    sent = remind(today.date() if today else now().date(), extra["reminder_escalation_days"],
+                  extra["reminder_window_days"])
     click.echo(f"Relances envoyées : {sent['first']} premières, {sent['second']} secondes (avec alerte aux "
                "facilitateurs).")
