@@ -1,4 +1,5 @@
 """The markets service through its Flask test client, against the real broker and store."""
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -480,9 +481,9 @@ def test_a_rotated_key_reads_progress_until_its_grace_period_ends(client, facili
 
 def test_one_bulk_validation_of_40_lines_changes_a_lot_status_once(
         client, facilitator, buyer, start_worker, topic, infra):
-    """The hours service publishes a bulk validation's events together (its relay sends them in one
-    publication); the worker applies them as one batch and judges the lot once: behind straight to on track,
-    never through "at risk" on the way."""
+    """A bulk validation's events leave the hours service over several rounds of its relay (every 0.2 s while
+    the lines are validated one by one); the worker gathers them into one batch and judges the lot once: behind
+    straight to on track, never through "at risk" on the way."""
     from types import SimpleNamespace
 
     from plumbing.kafka import Message, Publisher
@@ -500,7 +501,10 @@ def test_one_bulk_validation_of_40_lines_changes_a_lot_status_once(
     create_topic(infra.kafka_bootstrap, topic("hours.events"))
     publisher = Publisher(SimpleNamespace(kafka_bootstrap_servers=infra.kafka_bootstrap, service="hours"))
     try:
-        publisher.publish([Message(topic("hours.events"), lot_id.encode(), encode(e), []) for e in events])
+        for first in range(0, 40, 10):  # as the relay would, a round every 0.2 s
+            publisher.publish([Message(topic("hours.events"), lot_id.encode(), encode(e), [])
+                               for e in events[first:first + 10]])
+            time.sleep(0.2)
     finally:
         publisher.close()
 

@@ -10,6 +10,7 @@ never blind increments).
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -52,6 +53,7 @@ class Batched:
 
 
 _IN_CHUNK = 1000
+MAX_GATHERED = 5000  # most messages a gathered batch holds (EventConsumer._gather)
 
 
 def _already_applied(event_ids: list[str]) -> set[str]:
@@ -74,10 +76,12 @@ _transient = retry(retry=retry_if_exception_type(PyMongoError), wait=wait_expone
 
 
 class EventConsumer:
-    def __init__(self, settings: Settings, topics: list[str], handlers: dict[str, Handler | Batched]):
+    def __init__(self, settings: Settings, topics: list[str], handlers: dict[str, Handler | Batched],
+                 gather_ms: int = 0):
         self.settings = settings
         self.topics = topics
         self.handlers = handlers
+        self.gather_ms = gather_ms
         self.dead_letters = Publisher(settings)
         self.consumer = None
         self._lag_labels = set()  # the partitions whose lag this consumer reports
@@ -88,6 +92,8 @@ class EventConsumer:
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Apply one batch and commit it; returns how many messages were read."""
         batch = self.consumer.poll(timeout_ms=timeout_ms)
+        if batch and self.gather_ms:
+            batch = self._gather(batch)
         messages = [message for partition in batch.values() for message in partition]
         if messages:
             self._apply_all(messages)
@@ -95,6 +101,19 @@ class EventConsumer:
                                   for tp, partition in batch.items()})
         self._report_lag()
         return len(messages)
+
+    def _gather(self, batch: dict) -> dict:
+        """Keep reading while messages keep coming within ``gather_ms`` of each other (up to MAX_GATHERED, for
+        at most ten such waits): a burst the producer's relay publishes over several rounds, such as one bulk
+        validation, is then applied as one batch."""
+        deadline = time.monotonic() + 10 * self.gather_ms / 1000
+        while time.monotonic() < deadline and sum(map(len, batch.values())) < MAX_GATHERED:
+            more = self.consumer.poll(timeout_ms=self.gather_ms)
+            if not more:
+                break
+            for tp, records in more.items():
+                batch.setdefault(tp, []).extend(records)
+        return batch
 
     def _report_lag(self) -> None:
         """Lag of each assigned partition: the end offset the last fetch saw (no request) minus the
@@ -205,10 +224,10 @@ def _count(message, event_type: str, outcome: str) -> None:
 
 
 def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Handler | Batched],
-               outbox_documents: list, stop: threading.Event | None = None) -> None:
+               outbox_documents: list, stop: threading.Event | None = None, gather_ms: int = 0) -> None:
     """Run the consumer loop and the outbox relay until SIGTERM/SIGINT (or ``stop``).
 
-    ``consumes`` names the services whose events this worker applies.
+    ``consumes`` names the services whose events this worker applies; ``gather_ms``: see EventConsumer._gather.
     """
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -220,7 +239,7 @@ def run_worker(settings: Settings, consumes: list[str], handlers: dict[str, Hand
     relay = threading.Thread(target=_relay_loop, args=(settings, outbox_documents, stop),
                              name="outbox-relay", daemon=True)
     relay.start()
-    consumer = EventConsumer(settings, consumes, handlers) if consumes else None
+    consumer = EventConsumer(settings, consumes, handlers, gather_ms) if consumes else None
     log.info("worker started", extra={"consumes": consumes, "metrics_port": settings.metrics_port})
     try:
         while not stop.is_set():

@@ -10,8 +10,14 @@ from .promotion import PromotionAction
 from .store import OUTBOX_DOCUMENTS
 
 
+# A bulk validation's events leave the hours service over several relay rounds (every 0.2 s): reading on while
+# they keep coming applies them as one batch, so the lot's status is judged once (no "at risk" on the way).
+GATHER_MS = 500
+
+
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
-    run_worker(settings, handlers.CONSUMES, handlers.EVENT_HANDLERS, [*OUTBOX_DOCUMENTS, PromotionAction], stop)
+    run_worker(settings, handlers.CONSUMES, handlers.EVENT_HANDLERS, [*OUTBOX_DOCUMENTS, PromotionAction], stop,
+               gather_ms=GATHER_MS)
 
 
 if __name__ == "__main__":
