@@ -29,6 +29,10 @@ def partner_recipients(region: Region) -> list[dict]:
 
 DEMO_FACILITATORS = {r["territory"]: (r["name"], r["email"]) for r in partner_recipients(DEMO_REGION)}
 DEMO_CONTRACTOR = ("73282932000074", "Bâtiments du Sud Aude")
+# The company's contact who receives the reporting calendar's reminders.
+DEMO_CONTRACTOR_CONTACT = {"territory": CARCASSONNE, "name": "Service paie — Bâtiments du Sud Aude",
+                           "email": "paie@batiments-sud-aude.example", "organisation": DEMO_CONTRACTOR[1],
+                           "audience": "contractor", "contractor_siret": DEMO_CONTRACTOR[0]}
 # SIRETs with a valid check key; the organisations are the territory's, the numbers are made up.
 DEMO_BUYERS = [
     {"name": "Commune de Carcassonne", "siret": "21110069000018", "buyer_type": "commune",
@@ -111,12 +115,15 @@ def seed(platform: Platform) -> None:
         if recipient["email"] not in known:
             platform.call("POST", "notifications", "/api/v1/recipients", operator, recipient)
     subscribe(platform, operator, {r["email"] for r in recipients})
+    if region.id == DEMO_REGION.id and DEMO_CONTRACTOR_CONTACT["email"] not in known:
+        # reminders reach a company's contacts without any subscription
+        platform.call("POST", "notifications", "/api/v1/recipients", operator, DEMO_CONTRACTOR_CONTACT)
 
 
 # The alerts each partner structure receives by e-mail as soon as they are raised.
 DEMO_SUBSCRIPTIONS = [{"kind": kind, "channel": "email", "mode": "immediate"} for kind in (
     "at_risk", "behind", "back_on_track", "quota_reached", "no_declaration", "end_approaching", "window_ending",
-    "next_step_due")]
+    "next_step_due", "declaration_missing")]
 
 
 def subscribe(platform: Platform, operator: dict, emails: set[str]) -> None:

@@ -50,6 +50,8 @@ class StackConfig:
     # FerretDB's storage: "postgresql" (a PostgreSQL server in the data folder) or "sqlite" (files in
     # the data folder; kept to compare them, see the README)
     ferretdb_handler: str = "postgresql"
+    # how long a lot's status-change mail waits (NOTIFICATIONS_QUIET_PERIOD_S); None: the service's default
+    quiet_period_s: float | None = None
 
     @property
     def kafka_port(self) -> int:
@@ -119,6 +121,7 @@ class StackConfig:
             "NOTIFICATIONS_PUBLIC_URL": f"{self.url('markets')}/api/v1",
             "NOTIFICATIONS_DELIVERY_INTERVAL_S": "0.5",
             "NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # webhook receivers of demos and tests run here
+            **({"NOTIFICATIONS_QUIET_PERIOD_S": str(self.quiet_period_s)} if self.quiet_period_s is not None else {}),
         }
 
     def infra_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
