@@ -12,7 +12,7 @@ import requests
 from plumbing.auth import issue_token
 from plumbing.region import Region, load_region
 
-from stack import StackConfig
+from stack import SERVICES, StackConfig
 
 # The demo region is the Aude one-stop shop; its people are its partner structures' mailboxes, on
 # reserved example domains only (RFC 2606).
@@ -48,7 +48,7 @@ DEMO_TRADES = {
 
 
 class Platform:
-    """A small HTTP client for the four services of one stack."""
+    """A small HTTP client for the services of one stack."""
 
     def __init__(self, config: StackConfig):
         self.config = config
@@ -66,7 +66,7 @@ class Platform:
         return response.json() if response.content else None
 
     def wait_ready(self, timeout: float = 90) -> None:
-        for service in ("markets", "participants", "hours", "notifications"):
+        for service in SERVICES:
             poll(lambda: self._ready(service), timeout, f"{service} ready")
 
     def _ready(self, service: str) -> bool:

@@ -1,4 +1,4 @@
-"""Start the whole platform on this machine: broker, database, four services, demo region.
+"""Start the whole platform on this machine: broker, database, five services, demo region.
 
     deploy/local/run.sh [--region aude] [--reset] [--base-port 8100] [--data-dir .local] [--no-seed]
                         [--schedule-every S]
