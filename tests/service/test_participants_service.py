@@ -519,8 +519,10 @@ def test_the_export_holds_everything_as_json_and_as_a_french_document(client, fa
                      "bénéficiaire de minima sociaux", "(prestation : RSA)", "travailleur handicapé (RQTH)",
                      "CAF-2026-778899", "lot-ecole-1", "CDD", "contrat à durée déterminée de 6 mois ou plus",
                      "20/03/2026", "export des données (droit d&#39;accès)", "femme",
-                     "&lt;script&gt;alert(1)&lt;/script&gt;"):
+                     "&lt;script&gt;alert(1)&lt;/script&gt;", "Historique des décisions d'éligibilité",
+                     "01/03/2026 : éligibilité validée (entrée le 01/03/2026"):
         assert expected in html, expected
+    assert [d["kind"] for d in held["eligibility_history"]] == ["granted"]
     assert "<script>" not in html
     actions = [e["action"] for e in client.get(f"{url}/access-log", headers=facilitator).json]
     assert actions[-2:] == ["export", "export"]
