@@ -213,6 +213,7 @@ def hours_world(client, auth) -> World:
         ("POST", "/api/v1/declarations/batch"): {"lines": [{**LINE, "month": "2026-04"}]},
         ("POST", "/api/v1/declarations/upload"): {"data": {"file": (io.BytesIO(upload), "heures.csv")}},
         ("POST", "/api/v1/declarations/{declaration_id}/reject"): {"reason": "Refusé par un autre"},
+        ("POST", "/api/v1/declarations/{declaration_id}/exit-review"): {"decision": "confirm"},
         ("POST", "/api/v1/declarations/{declaration_id}/correct"): {"hours": 1},
         ("POST", "/api/v1/declarations/validate"): {"ids": [line["id"]]},
         ("PUT", "/api/v1/declarations/territory-settings/{territory}"): {"auto_validation": True,
