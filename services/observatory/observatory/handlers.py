@@ -13,9 +13,9 @@ from plumbing.consumer import Batched, ProcessedEvent
 from plumbing.region import current as current_region
 from pymongo import ReplaceOne
 
-from . import domain
+from . import domain, snapshot
 from .domain import TOTAL, Facts
-from .store import FACT_DOCUMENTS, READ_MODEL, Cell, LineFact, LotFact, MarketFact, PersonFact, collection
+from .store import FACT_DOCUMENTS, READ_MODEL, LineFact, collection
 
 log = logging.getLogger(__name__)
 
@@ -36,29 +36,22 @@ def _by_id(docs) -> dict:
 
 # --- the live read model -------------------------------------------------------------------------------
 def apply_events(batch: list[envelope.Event]) -> None:
-    """Fold a poll's events into the facts they touch, write those, then recompute the touched lots' cells.
-    Idempotent: facts are replaced by id and cells recomputed from the facts."""
+    """Fold a poll's events into the facts they touch, write those, and record what changed for the web
+    processes' snapshots. Idempotent: facts are replaced by id."""
     ids = defaultdict(set)
     for event in batch:
         p = event.payload
-        for kind, name in (("markets", "market_id"), ("lots", "lot_id"), ("people", "participant_id"),
-                           ("lines", "line_id")):
+        for kind, name in (("markets", "market_id"), ("lots", "lot_id"), ("people", "participant_id")):
             if name in p:
                 ids[kind].add(p[name])
-    facts = Facts(**{kind: _by_id(_find(FACT_DOCUMENTS[kind], ids[kind])) for kind in ("markets", "lots", "people")},
-                  lines=_by_id(_find(LineFact, ids["lines"])) if any(e.type in domain.LINE_EVENTS for e in batch)
-                  else {})
+    facts = Facts(**{kind: _by_id(_find(FACT_DOCUMENTS[kind], ids[kind])) for kind in ("markets", "lots", "people")})
     for event in batch:
         domain.fold(facts, event)
     for kind, changed in facts.changed.items():
         documents = getattr(facts, kind)
         _replace(FACT_DOCUMENTS[kind], [documents[i] for i in changed])
-    lots = {lot for lot, _ in facts.touched}
-    if facts.moved_people:
-        lots |= {doc["lot_id"] for doc in collection(LineFact).find(
-            {"participant_id": {"$in": list(facts.moved_people)}}, {"lot_id": 1})}
-    if lots:
-        recompute_cells(lots)
+    if facts.changed:
+        snapshot.record(facts.changed)
 
 
 _BATCH = Batched(apply_events)  # one handler for every type: a poll's events are folded in their order
@@ -70,23 +63,6 @@ def _replace(document, docs: list[dict]) -> None:
     for start in range(0, len(docs), _CHUNK):
         collection(document).bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True)
                                          for d in docs[start:start + _CHUNK]], ordered=False)
-
-
-def recompute_cells(lot_ids) -> None:
-    """The cells of these lots, from their lines and their participants' facts: new ones written first,
-    then those no line gives any more removed."""
-    lot_ids = list(lot_ids)
-    lines = [doc for start in range(0, len(lot_ids), _CHUNK)
-             for doc in collection(LineFact).find({"lot_id": {"$in": lot_ids[start:start + _CHUNK]}})]
-    people = _by_id(_find(PersonFact, {line["participant_id"] for line in lines}))
-    cells = domain.cells_of(lines, people)
-    _replace(Cell, cells)
-    keep = {cell["_id"] for cell in cells}
-    stale = [doc["_id"] for start in range(0, len(lot_ids), _CHUNK)
-             for doc in collection(Cell).find({"lot_id": {"$in": lot_ids[start:start + _CHUNK]}}, {"_id": 1})
-             if doc["_id"] not in keep]
-    for start in range(0, len(stale), _CHUNK):
-        collection(Cell).delete_many({"_id": {"$in": stale[start:start + _CHUNK]}})
 
 
 # --- rebuilding from the topics' beginning ----------------------------------------------------------------
@@ -139,7 +115,7 @@ def _replace_read_model(facts: Facts) -> None:
     collection(ProcessedEvent).delete_many({})  # the group goes on from the rebuild's end: nothing before counts
     for kind, document in FACT_DOCUMENTS.items():
         _insert(document, list(getattr(facts, kind).values()))
-    _insert(Cell, domain.cells_of(facts.lines.values(), facts.people))
+    snapshot.new_epoch()
 
 
 def _insert(document, docs: list[dict]) -> None:
@@ -156,18 +132,12 @@ class Scope:
         territories = set(current_region().territories) if principal is None else set(principal.territories)
         if territory:
             territories &= {territory}
-        self.markets = {m["_id"]: m for m in collection(MarketFact).find()
+        self.snapshot = snapshot.current()
+        self.markets = {m["_id"]: m for m in self.snapshot.markets.values()
                         if set(m.get("territories") or ()) & territories
                         and (principal is None or principal.role != "buyer" or m.get("buyer_id") == principal.buyer_id)
                         and (market_id is None or m["_id"] == market_id)}
-        self.lots = {lot["_id"]: lot for lot in collection(LotFact).find() if lot.get("market_id") in self.markets}
-        self.all_lots = len(self.lots) == collection(LotFact).estimated_document_count()
-
-    def cells(self) -> list[dict]:
-        projection = {"people": 1, "realised": 1, "declared": 1, **{name: 1 for name in domain.CELL_KEY}}
-        if self.all_lots:
-            return list(collection(Cell).find({}, projection))
-        return _find_by(Cell, "lot_id", self.lots, projection)
+        self.lots = {lot["_id"]: lot for lot in self.snapshot.lots.values() if lot.get("market_id") in self.markets}
 
     def lines(self) -> list[dict]:
         return _find_by(LineFact, "lot_id", self.lots)
@@ -189,8 +159,9 @@ def _overlaps(lot: dict, months: tuple[str, str] | None) -> bool:
 def statistics(scope: Scope, dimensions: list[str], months: tuple[str, str] | None, threshold: int) -> dict:
     """Hours required, realised and declared, participants and outcomes by up to two dimensions, with the
     margins; every count of people below the threshold hidden, and whatever would give it back."""
-    groups = domain.tabulate(scope.cells(), scope.lots, scope.markets, dimensions, months,
-                             [lot for lot in scope.lots.values() if _overlaps(lot, months)])
+    groups = scope.snapshot.tabulate(scope.lots, dimensions, months)
+    domain.add_required(groups, [lot for lot in scope.lots.values() if _overlaps(lot, months)], scope.markets,
+                        dimensions)
     if not groups:
         groups[tuple(TOTAL for _ in dimensions)] = domain.Group()
     hidden = domain.suppression({key: domain.participants(g) for key, g in groups.items()}, threshold)

@@ -3,7 +3,8 @@
 Every fact is pseudonymous: a participant is the participants service's opaque id with statistical facts
 only (sex, age band at entry, public categories, QPV, outcome); a line names its employer by kind. The
 documents are declared for their collections and indexes; the handlers read and write them as plain dicts
-(``collection(Cell)``), in bulk.
+(``collection(LineFact)``), in bulk. Statistics are counted in the web process from a columnar snapshot of
+the lines and people (``snapshot.py``), kept up to date from the changes the worker records.
 """
 import mongoengine as me
 
@@ -71,19 +72,27 @@ class LineFact(me.Document):
     meta = {"collection": "lines", "indexes": ["lot_id", "participant_id"], "strict": False}
 
 
-class Cell(me.Document):
-    """Hours and people of one lot, month and profile (domain.CELL_KEY): what statistics read."""
+class Version(me.Document):
+    """The read model's version: an epoch (a new one at each rebuild) and a generation the worker increments
+    at each batch it writes; the web processes compare it with their snapshot's (``snapshot.py``)."""
+    id = me.StringField(primary_key=True)  # "read_model"
+    epoch = me.StringField()
+    generation = me.IntField()
+    meta = {"collection": "version", "strict": False}
+
+
+class Change(me.Document):
+    """What one batch of the worker changed (ids per kind of fact), under "<epoch>:<generation>"."""
     id = me.StringField(primary_key=True)
-    lot_id = me.StringField()
-    month = me.StringField()
-    realised = me.IntField()
-    declared = me.IntField()
+    markets = me.ListField(me.StringField())
+    lots = me.ListField(me.StringField())
     people = me.ListField(me.StringField())
-    meta = {"collection": "cells", "indexes": ["lot_id"], "strict": False}
+    lines = me.ListField(me.StringField())
+    meta = {"collection": "changes", "strict": False}
 
 
 FACT_DOCUMENTS = {"markets": MarketFact, "lots": LotFact, "people": PersonFact, "lines": LineFact}
-READ_MODEL = [*FACT_DOCUMENTS.values(), Cell]
+READ_MODEL = [*FACT_DOCUMENTS.values(), Change, Version]
 
 
 def collection(document):
