@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import date
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 from plumbing import events as envelope
 from plumbing.auth import Principal
@@ -15,19 +16,13 @@ from pymongo import ReplaceOne
 
 from . import domain, snapshot
 from .domain import TOTAL, Facts
-from .store import FACT_DOCUMENTS, READ_MODEL, LineFact, collection
+from .store import FACT_DOCUMENTS, READ_MODEL, LotLines, collection, decode_lines, encode_lines, find_ids
 
 log = logging.getLogger(__name__)
 
 SERVICE = "observatory"
 CONSUMES = ["markets", "hours", "participants"]
 _CHUNK = 1000
-
-
-def _find(document, ids, projection=None) -> list[dict]:
-    ids = list(ids)
-    return [doc for start in range(0, len(ids), _CHUNK)
-            for doc in collection(document).find({"_id": {"$in": ids[start:start + _CHUNK]}}, projection)]
 
 
 def _by_id(docs) -> dict:
@@ -44,14 +39,18 @@ def apply_events(batch: list[envelope.Event]) -> None:
         for kind, name in (("markets", "market_id"), ("lots", "lot_id"), ("people", "participant_id")):
             if name in p:
                 ids[kind].add(p[name])
-    facts = Facts(**{kind: _by_id(_find(FACT_DOCUMENTS[kind], ids[kind])) for kind in ("markets", "lots", "people")})
+    line_lots = {e.payload["lot_id"] for e in batch if e.type in domain.LINE_EVENTS}
+    facts = Facts(**{kind: _by_id(find_ids(FACT_DOCUMENTS[kind], ids[kind]))
+                     for kind in ("markets", "lots", "people")},
+                  lines={line["_id"]: line for doc in find_ids(LotLines, line_lots) for line in decode_lines(doc)})
     for event in batch:
         domain.fold(facts, event)
-    for kind, changed in facts.changed.items():
+    for kind in FACT_DOCUMENTS:
         documents = getattr(facts, kind)
-        _replace(FACT_DOCUMENTS[kind], [documents[i] for i in changed])
+        _replace(FACT_DOCUMENTS[kind], [documents[i] for i in facts.changed.get(kind, ())])
+    _replace(LotLines, _lot_lines(facts.lines.values()))
     if facts.changed:
-        snapshot.record(facts.changed)
+        snapshot.record({**facts.changed, "lines": line_lots})
 
 
 _BATCH = Batched(apply_events)  # one handler for every type: a poll's events are folded in their order
@@ -70,8 +69,9 @@ def rebuild(settings, progress=None) -> dict:
     """Read every event of the consumed topics from their beginning up to their current end, fold them in
     memory, replace the read model, and set the worker's consumer group to go on from there.
 
-    Stop the worker first: the group's offsets can only be set while it has no member."""
+    Stop the worker first: the group's offsets can only be set while it has no member (``WorkerRunning``)."""
     started = time.perf_counter()
+    refuse_while_the_worker_runs(settings)
     topics = [settings.events_topic(service) for service in CONSUMES]
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.consumer_group,
                              enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=5000,
@@ -100,6 +100,7 @@ def rebuild(settings, progress=None) -> dict:
             if progress:
                 progress(count)
         read = time.perf_counter()
+        refuse_while_the_worker_runs(settings)  # started while we read: it would fold on top of our model
         _replace_read_model(facts)
         consumer.commit({tp: OffsetAndMetadata(ends[tp], None, -1) for tp in partitions})
     finally:
@@ -109,18 +110,45 @@ def rebuild(settings, progress=None) -> dict:
             "read_seconds": round(read - started, 2), "events_per_second": round(count / max(done - started, 1e-9))}
 
 
+class WorkerRunning(RuntimeError):
+    """The rebuild found the observatory's worker running; nothing was changed."""
+
+
+def refuse_while_the_worker_runs(settings) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        group = admin.describe_groups([settings.consumer_group]).get(settings.consumer_group) or {}
+    finally:
+        admin.close()
+    if group.get("members"):
+        raise WorkerRunning(
+            f"Le worker de l'observatoire tourne ({len(group['members'])} consommateur(s) dans le groupe "
+            f"« {settings.consumer_group} ») : arrêtez-le, puis relancez la reconstruction ; "
+            f"rien n'a été modifié. "
+            f"(The observatory worker is running: stop it, then rebuild again; nothing was changed.)")
+
+
 def _replace_read_model(facts: Facts) -> None:
     for document in READ_MODEL:
         collection(document).delete_many({})
     collection(ProcessedEvent).delete_many({})  # the group goes on from the rebuild's end: nothing before counts
     for kind, document in FACT_DOCUMENTS.items():
         _insert(document, list(getattr(facts, kind).values()))
+    _insert(LotLines, _lot_lines(facts.lines.values()), 20)
     snapshot.new_epoch()
 
 
-def _insert(document, docs: list[dict]) -> None:
-    for start in range(0, len(docs), 10 * _CHUNK):
-        collection(document).insert_many(docs[start:start + 10 * _CHUNK], ordered=False)
+def _lot_lines(lines) -> list[dict]:
+    by_lot = defaultdict(list)
+    for line in lines:
+        by_lot[line["lot_id"]].append(line)
+    return [encode_lines(lot_id, sorted(lot_lines, key=lambda line: line["_id"]))
+            for lot_id, lot_lines in by_lot.items()]
+
+
+def _insert(document, docs: list[dict], chunk: int = 10 * _CHUNK) -> None:
+    for start in range(0, len(docs), chunk):
+        collection(document).insert_many(docs[start:start + chunk], ordered=False)
 
 
 # --- scope: what a caller may count -----------------------------------------------------------------------
@@ -140,13 +168,7 @@ class Scope:
         self.lots = {lot["_id"]: lot for lot in self.snapshot.lots.values() if lot.get("market_id") in self.markets}
 
     def lines(self) -> list[dict]:
-        return _find_by(LineFact, "lot_id", self.lots)
-
-
-def _find_by(document, name: str, values, projection=None) -> list[dict]:
-    values = list(values)
-    return [doc for start in range(0, len(values), _CHUNK)
-            for doc in collection(document).find({name: {"$in": values[start:start + _CHUNK]}}, projection)]
+        return [line for doc in find_ids(LotLines, self.lots) for line in decode_lines(doc)]
 
 
 def _overlaps(lot: dict, months: tuple[str, str] | None) -> bool:

@@ -14,11 +14,10 @@ from pymongo import ReturnDocument
 
 from . import domain
 from .domain import TOTAL
-from .store import Change, LineFact, LotFact, MarketFact, PersonFact, Version, collection
+from .store import Change, LotFact, LotLines, MarketFact, PersonFact, Version, collection, find_ids, line_columns
 
 VERSION_ID = "read_model"
 MAX_CHANGES = 2000  # behind by more batches than this: reload everything rather than catch up
-_CHUNK = 1000
 LINE_CODED = ("lot_id", "month", "territory", "mode", "contract_type", "employer_kind")
 PERSON_CODED = ("sex", "age_band", "qpv", "outcome")
 _NO_PERSON = {"sex": None, "age_band": None, "qpv": None, "categories": [], "outcome": None}
@@ -47,22 +46,19 @@ class _Columns:
         self.names, self.rows, self.size = names, {}, 0
         self.data = {name: np.zeros(1024, np.int64) for name in names}
 
-    def put(self, records: list[tuple[str, dict]]) -> None:
+    def put(self, ids: list[str], values: dict[str, np.ndarray]) -> None:
         """Set the rows of these ids (new ids appended)."""
-        new = [rid for rid, _ in records if rid not in self.rows]
-        for rid in new:
-            self.rows[rid] = len(self.rows)
-        need = len(self.rows)
-        if need > len(self.data[self.names[0]]):
-            capacity = max(need, 2 * len(self.data[self.names[0]]))
+        rows = self.rows
+        index = np.fromiter((rows.setdefault(rid, len(rows)) for rid in ids), np.int64, len(ids))
+        if len(rows) > len(self.data[self.names[0]]):
+            capacity = max(len(rows), 2 * len(self.data[self.names[0]]))
             for name in self.names:
                 grown = np.zeros(capacity, np.int64)
                 grown[:self.size] = self.data[name][:self.size]
                 self.data[name] = grown
-        self.size = need
-        index = np.fromiter((self.rows[rid] for rid, _ in records), np.int64, len(records))
+        self.size = len(rows)
         for name in self.names:
-            self.data[name][index] = np.fromiter((values[name] for _, values in records), np.int64, len(records))
+            self.data[name][index] = values[name]
 
     def __getitem__(self, name):
         return self.data[name][:self.size]
@@ -81,16 +77,15 @@ class Snapshot:
         self.lots: dict = {}
 
     # --- loading ------------------------------------------------------------------------------------
-    def _person_row(self, pid: str) -> int:
-        if pid not in self.people.rows:
-            self.put_people([{"_id": pid, **_NO_PERSON}])
-        return self.people.rows[pid]
+    def _coded(self, name: str, values: list) -> np.ndarray:
+        code = self.vocab[name].code
+        return np.fromiter((code(v) for v in values), np.int64, len(values))
 
     def put_people(self, docs) -> None:
         docs = list(docs)
         if not docs:
             return
-        self.people.put([(d["_id"], {n: self.vocab[n].code(d.get(n)) for n in PERSON_CODED}) for d in docs])
+        self.people.put([d["_id"] for d in docs], {n: self._coded(n, [d.get(n) for d in docs]) for n in PERSON_CODED})
         self.categories.extend([(self.vocab["category"].code(None),)] * (self.people.size - len(self.categories)))
         for d in docs:
             self.categories[self.people.rows[d["_id"]]] = tuple(
@@ -98,35 +93,31 @@ class Snapshot:
         self._exploded = None
 
     def put_lines(self, docs) -> None:
-        records = []
-        for d in docs:
-            hours = d["centihours"] if d["status"] in domain.COUNTED else 0
-            values = {n: self.vocab[n].code(d.get(n)) for n in LINE_CODED}
-            values.update(person=self._person_row(d["participant_id"]),
-                          realised=hours if d["status"] == "validated" else 0,
-                          declared=hours if d["status"] == "submitted" else 0)
-            records.append((d["_id"], values))
-        if records:
-            self.lines.put(records)
+        """Set every line of these lots (``LotLines`` documents)."""
+        for doc in docs:
+            columns = line_columns(doc)
+            unknown = {pid for pid in columns["participant_id"] if pid not in self.people.rows}
+            self.put_people({"_id": pid, **_NO_PERSON} for pid in unknown)
+            status = np.array([s or "" for s in columns["status"]])
+            hours = np.fromiter((h or 0 for h in columns["centihours"]), np.int64, len(status))
+            rows = self.people.rows
+            self.lines.put(columns["_id"], {
+                **{n: self._coded(n, columns[n]) for n in LINE_CODED},
+                "person": np.fromiter((rows[pid] for pid in columns["participant_id"]), np.int64, len(status)),
+                "realised": np.where(status == "validated", hours, 0),
+                "declared": np.where(status == "submitted", hours, 0)})
 
     def load(self) -> "Snapshot":
         self.markets = {m["_id"]: m for m in collection(MarketFact).find()}
         self.lots = {lot["_id"]: lot for lot in collection(LotFact).find()}
         self.put_people(collection(PersonFact).find())
-        fields = {n: 1 for n in (*LINE_CODED, "participant_id", "status", "centihours")}
-        batch = []
-        for doc in collection(LineFact).find({}, fields, batch_size=10_000):
-            batch.append(doc)
-            if len(batch) == 100_000:
-                self.put_lines(batch)
-                batch = []
-        self.put_lines(batch)
+        self.put_lines(collection(LotLines).find({}, batch_size=50))
         return self
 
     def catch_up(self, generation: int) -> bool:
         """Apply the changes up to this generation; False when one is missing (then reload)."""
         wanted = [f"{self.epoch}:{g}" for g in range(self.generation + 1, generation + 1)]
-        changes = {c["_id"]: c for c in _find(Change, wanted)}
+        changes = {c["_id"]: c for c in find_ids(Change, wanted)}
         present = [cid in changes for cid in wanted]
         if False in present and True in present[present.index(False):]:
             return False  # a batch recorded nothing (its worker stopped in between): start again
@@ -135,10 +126,10 @@ class Snapshot:
             for kind in ids:
                 ids[kind].update(changes[cid].get(kind) or ())
             self.generation += 1
-        self.markets.update({m["_id"]: m for m in _find(MarketFact, ids["markets"])})
-        self.lots.update({lot["_id"]: lot for lot in _find(LotFact, ids["lots"])})
-        self.put_people(_find(PersonFact, ids["people"]))
-        self.put_lines(_find(LineFact, ids["lines"]))
+        self.markets.update({m["_id"]: m for m in find_ids(MarketFact, ids["markets"])})
+        self.lots.update({lot["_id"]: lot for lot in find_ids(LotFact, ids["lots"])})
+        self.put_people(find_ids(PersonFact, ids["people"]))
+        self.put_lines(find_ids(LotLines, ids["lines"]))
         return True
 
     # --- counting -----------------------------------------------------------------------------------
@@ -222,12 +213,6 @@ class Snapshot:
         return groups
 
 
-def _find(document, ids) -> list[dict]:
-    ids = list(ids)
-    return [doc for start in range(0, len(ids), _CHUNK)
-            for doc in collection(document).find({"_id": {"$in": ids[start:start + _CHUNK]}})]
-
-
 # --- the worker's side: recording what changed ---------------------------------------------------------------
 def record(changed: dict) -> None:
     """Record a batch's changed facts under the next generation (the worker, after writing them)."""
@@ -252,7 +237,7 @@ _snapshots: dict[str, Snapshot] = {}  # by database (tests use one each)
 
 def current() -> Snapshot:
     """This process's snapshot of the read model, brought up to date."""
-    database = collection(LineFact).database.name
+    database = collection(Version).database.name
     version = collection(Version).find_one({"_id": VERSION_ID}) or {"epoch": None, "generation": 0}
     with _lock:
         snapshot = _snapshots.get(database)
