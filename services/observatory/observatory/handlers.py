@@ -101,7 +101,7 @@ def rebuild(settings, progress=None) -> dict:
                 progress(count)
         read = time.perf_counter()
         refuse_while_the_worker_runs(settings)  # started while we read: it would fold on top of our model
-        _replace_read_model(facts)
+        replace_read_model(facts)
         consumer.commit({tp: OffsetAndMetadata(ends[tp], None, -1) for tp in partitions})
     finally:
         consumer.close(autocommit=False)
@@ -128,7 +128,7 @@ def refuse_while_the_worker_runs(settings) -> None:
             f"(The observatory worker is running: stop it, then rebuild again; nothing was changed.)")
 
 
-def _replace_read_model(facts: Facts) -> None:
+def replace_read_model(facts: Facts) -> None:
     for document in READ_MODEL:
         collection(document).delete_many({})
     collection(ProcessedEvent).delete_many({})  # the group goes on from the rebuild's end: nothing before counts
