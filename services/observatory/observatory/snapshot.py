@@ -192,12 +192,14 @@ class Snapshot:
                 key = key * len(parts[d][1].values) + parts[d][0]
             if not rows.size:
                 continue
-            keys, group = np.unique(key, return_inverse=True)
+            space = int(np.prod([len(parts[d][1].values) for d in shown]))
+            keys = _distinct(key, space)
+            group = np.searchsorted(keys, key)
             realised = np.bincount(group, lines["realised"][rows])
             declared = np.bincount(group, lines["declared"][rows])
-            person = lines["person"][rows]
-            pairs = np.unique(group * max(self.people.size, 1) + person)
-            group_of, person_of = pairs // max(self.people.size, 1), pairs % max(self.people.size, 1)
+            size = max(self.people.size, 1)
+            pairs = _distinct(group * size + lines["person"][rows], keys.size * size)
+            group_of, person_of = pairs // size, pairs % size
             outcome_count = np.bincount(group_of * len(outcomes.values) + self.people["outcome"][person_of],
                                         minlength=keys.size * len(outcomes.values)).reshape(keys.size, -1)
             for g, code in enumerate(keys.tolist()):
@@ -211,6 +213,15 @@ class Snapshot:
                     realised=int(realised[g]), declared=int(declared[g]),
                     people={outcomes.values[o]: int(n) for o, n in enumerate(outcome_count[g].tolist()) if n})
         return groups
+
+
+def _distinct(values: np.ndarray, space: int) -> np.ndarray:
+    """The sorted distinct values (all in range(space)): marked in a table when it is small, else sorted."""
+    if space <= 1 << 25:
+        seen = np.zeros(space, bool)
+        seen[values] = True
+        return np.flatnonzero(seen)
+    return np.unique(values)
 
 
 # --- the worker's side: recording what changed ---------------------------------------------------------------
