@@ -49,7 +49,9 @@ class _Columns:
     def put(self, ids: list[str], values: dict[str, np.ndarray]) -> None:
         """Set the rows of these ids (new ids appended)."""
         rows = self.rows
-        index = np.fromiter((rows.setdefault(rid, len(rows)) for rid in ids), np.int64, len(ids))
+        new = [rid for rid in dict.fromkeys(ids) if rid not in rows]
+        rows.update(zip(new, range(len(rows), len(rows) + len(new))))
+        index = np.fromiter(map(rows.__getitem__, ids), np.int64, len(ids))
         if len(rows) > len(self.data[self.names[0]]):
             capacity = max(len(rows), 2 * len(self.data[self.names[0]]))
             for name in self.names:
@@ -78,8 +80,10 @@ class Snapshot:
 
     # --- loading ------------------------------------------------------------------------------------
     def _coded(self, name: str, values: list) -> np.ndarray:
-        code = self.vocab[name].code
-        return np.fromiter((code(v) for v in values), np.int64, len(values))
+        vocab = self.vocab[name]
+        for value in set(values):
+            vocab.code(value)
+        return np.fromiter(map(vocab.codes.__getitem__, values), np.int64, len(values))
 
     def put_people(self, docs) -> None:
         docs = list(docs)
@@ -103,7 +107,7 @@ class Snapshot:
             rows = self.people.rows
             self.lines.put(columns["_id"], {
                 **{n: self._coded(n, columns[n]) for n in LINE_CODED},
-                "person": np.fromiter((rows[pid] for pid in columns["participant_id"]), np.int64, len(status)),
+                "person": np.fromiter(map(rows.__getitem__, columns["participant_id"]), np.int64, len(status)),
                 "realised": np.where(status == "validated", hours, 0),
                 "declared": np.where(status == "submitted", hours, 0)})
 
