@@ -42,15 +42,13 @@ def statistics(platform, headers, **query):
 
 
 def people_counts(document) -> list:
-    """Every count of people a statistics answer (or the public figures) publishes."""
-    if isinstance(document, dict):
-        found = [v for k, v in document.items() if k == "participants"]
-        found += [v for o in [document["outcomes"]] for v in o.values()] if "outcomes" in document else []
-        return found + [c for k, v in document.items() if k not in ("participants", "outcomes")
-                        for c in people_counts(v)]
+    """Every count of people a statistics answer (or the public figures) publishes: participants, outcomes."""
     if isinstance(document, list):
         return [c for item in document for c in people_counts(item)]
-    return []
+    if not isinstance(document, dict):
+        return []
+    own = [document["participants"], *document["outcomes"].values()] if "participants" in document else []
+    return own + [c for key, value in document.items() if key != "outcomes" for c in people_counts(value)]
 
 
 def test_reports_match_the_other_services_a_rebuild_gives_the_same_figures_and_nothing_small_is_published(stack):
