@@ -7,12 +7,13 @@ The run command seeds the region with ``seed()``; the end-to-end tests drive ``S
 import argparse
 import sys
 import time
+from datetime import date
 
 import requests
 from plumbing.auth import issue_token
 from plumbing.region import Region, load_region
 
-from stack import StackConfig
+from stack import SERVICES, StackConfig
 
 # The demo region is the Aude one-stop shop; its people are its partner structures' mailboxes, on
 # reserved example domains only (RFC 2606).
@@ -52,7 +53,7 @@ DEMO_TRADES = {
 
 
 class Platform:
-    """A small HTTP client for the four services of one stack."""
+    """A small HTTP client for the services of one stack."""
 
     def __init__(self, config: StackConfig):
         self.config = config
@@ -70,7 +71,7 @@ class Platform:
         return response.json() if response.content else None
 
     def wait_ready(self, timeout: float = 90) -> None:
-        for service in ("markets", "participants", "hours", "notifications"):
+        for service in SERVICES:
             poll(lambda: self._ready(service), timeout, f"{service} ready")
 
     def _ready(self, service: str) -> bool:
@@ -92,10 +93,11 @@ def poll(predicate, timeout: float = 30.0, what: str = "condition", interval: fl
         time.sleep(interval)
 
 
-def seed(platform: Platform) -> None:
+def seed(platform: Platform, stories: bool = False) -> None:
     """The stack's region: the reference table of trades and its partner structures' facilitators to
     alert by e-mail. For the Aude demo, also a few buyers, and lines validated at once (each territory's
-    hours settings override the region file's default) so that the slice reaches its quota alone."""
+    hours settings override the region file's default) so that the slice reaches its quota alone; with
+    ``stories``, the follow-up stories too (an exit recorded late, an eligibility renewed)."""
     region = load_region(platform.config.region_file)
     operator = platform.token("operator", *region.territories)
     facilitator = platform.token("facilitator", *region.territories, subject="demo-seed")
@@ -118,6 +120,8 @@ def seed(platform: Platform) -> None:
     if region.id == DEMO_REGION.id and DEMO_CONTRACTOR_CONTACT["email"] not in known:
         # reminders reach a company's contacts without any subscription
         platform.call("POST", "notifications", "/api/v1/recipients", operator, DEMO_CONTRACTOR_CONTACT)
+    if stories and region.id == DEMO_REGION.id:
+        run_followup_stories(platform)
 
 
 # The alerts each partner structure receives by e-mail as soon as they are raised.
@@ -187,13 +191,39 @@ class Slice:
             "territory": CARCASSONNE, "first_name": first_name, "last_name": last_name,
             "birth_date": "1990-04-12", "sex": "female", "commune": "Carcassonne", "qpv": True,
             "confirm_new": True})  # the demo may run many times on the same data
-        self.p.call("POST", "participants", f"/api/v1/participants/{person['id']}/eligibility",
-                    self.facilitator, {
-                        "criteria": [{"code": "long_term_job_seeker", "months": 18}],
-                        "evidence": {"kind": "attestation France Travail", "reference": "FT-2025-118",
-                                     "date": "2025-12-15", "prescriber": "France Travail Carcassonne"},
-                        "eligible_from": eligible_from})
+        self.grant(person["id"], eligible_from, "FT-2025-118")
         return person["id"]
+
+    def grant(self, participant_id: str, eligible_from: str, reference: str, reason: str | None = None) -> dict:
+        """Grant (or renew) eligibility on evidence dated shortly before entry (never in the future)."""
+        seen = min(date.fromisoformat(eligible_from), date.today()).replace(day=1).isoformat()
+        return self.p.call("POST", "participants", f"/api/v1/participants/{participant_id}/eligibility",
+                           self.facilitator, {
+                               "criteria": [{"code": "long_term_job_seeker", "months": 18}],
+                               "evidence": {"kind": "attestation France Travail", "reference": reference,
+                                            "date": seen, "prescriber": "France Travail Carcassonne"},
+                               "eligible_from": eligible_from, **({"reason": reason} if reason else {})})
+
+    def participant(self, participant_id: str) -> dict:
+        return self.p.call("GET", "participants", f"/api/v1/participants/{participant_id}", self.facilitator)
+
+    def record_exit(self, participant_id: str, exit_date: str, outcome: str = "permanent_contract") -> dict:
+        return self.p.call("POST", "participants", f"/api/v1/participants/{participant_id}/exit", self.facilitator,
+                           {"outcome": outcome, "exit_date": exit_date})
+
+    def exit_reviews(self, participant_id: str) -> list:
+        return [line for line in self.p.call("GET", "hours", "/api/v1/declarations/exit-reviews?page_size=100",
+                                             self.facilitator) if line["participant_id"] == participant_id]
+
+    def review_exit(self, declaration_id: str, decision: str, reason: str) -> dict:
+        return self.p.call("POST", "hours", f"/api/v1/declarations/{declaration_id}/exit-review", self.facilitator,
+                           {"decision": decision, "reason": reason})
+
+    def attempt(self, api_key: dict, lot_id: str, participant_id: str, month: str, hours: float = 120) -> dict:
+        """One line, accepted (201) or refused (422, with its rule)."""
+        return self.p.call("POST", "hours", "/api/v1/declarations", api_key, {
+            "lot_id": lot_id, "participant_id": participant_id, "month": month, "hours": hours,
+            "mode": "direct_hire", "contract_type": "cdd"}, expect=(201, 422))
 
     def declare(self, api_key: dict, lot_id: str, participant_id: str, month: str, hours: float,
                 wait: float = 60) -> dict:
@@ -243,15 +273,75 @@ def run_slice(platform: Platform, out=print) -> dict:
     return {"lot": lot, "progress": progress, "alerts": alerts, "participant_id": participant_id}
 
 
+READ_CACHE_SECONDS = 2.5  # the hours service's web workers may answer from what they read this long ago
+
+
+def run_exit_story(platform: Platform, out=print) -> dict:
+    """An exit recorded late: the lines after it are flagged, a facilitator confirms one and rejects the
+    other (out of the lot's count), and a line for a later month is refused."""
+    s = Slice(platform)
+    lot = s.create_lot()
+    api_key = s.award(lot)
+    participant_id = s.eligible_participant(first_name="Maëlys", last_name="Sortie")
+    lines = {month: s.declare(api_key, lot["id"], participant_id, month, 120) for month in ("2026-02", "2026-03",
+                                                                                            "2026-04")}
+    out(f"1. Participante {participant_id} : 3 × 120 heures déclarées (février à avril 2026) et validées.")
+    s.record_exit(participant_id, "2026-02-28")
+    flagged = poll(lambda: len(found := s.exit_reviews(participant_id)) == 2 and found, 60,
+                   "the lines after the exit to be flagged")
+    out("2. Sortie en CDI au 28/02/2026 enregistrée tardivement : les lignes de mars et d'avril sont signalées "
+        "aux facilitateurs.")
+    confirmed = s.review_exit(lines["2026-03"]["id"], "confirm",
+                              "Fin de contrat d'insertion effective le 31/03 : heures de mars maintenues")
+    rejected = s.review_exit(lines["2026-04"]["id"], "reject", "Heures postérieures à la sortie en CDI")
+    out("3. La facilitatrice confirme mars et rejette avril : avril ne compte plus sur le lot.")
+    progress = poll(lambda: (p := s.lot(lot["id"])["progress"])["realised_hours"] == 240 and p, 60,
+                    "the lot to count February and March only")
+    time.sleep(READ_CACHE_SECONDS)
+    refused = s.attempt(api_key, lot["id"], participant_id, "2026-05")
+    out(f"4. Une ligne de mai est refusée : {refused.get('detail')}")
+    return {"lot": lot, "participant_id": participant_id, "lines": lines, "flagged": flagged,
+            "confirmed": confirmed, "rejected": rejected, "progress": progress, "refused": refused}
+
+
+def run_eligibility_history_story(platform: Platform, out=print) -> dict:
+    """Eligibility granted, revoked, renewed: the history is shown, and each line is judged under the
+    decision in force over its month."""
+    s = Slice(platform)
+    lot = s.create_lot()
+    api_key = s.award(lot)
+    participant_id = s.eligible_participant(first_name="Yanis", last_name="Historique")
+    s.p.call("POST", "participants", f"/api/v1/participants/{participant_id}/eligibility/revoke", s.facilitator,
+             {"reason": "Déménagement hors du département", "revoked_on": "2026-02-28"})
+    s.grant(participant_id, "2026-05-01", "FT-2026-442", reason="Retour sur le territoire, nouvelle attestation")
+    history = s.participant(participant_id)["eligibility_history"]
+    out(f"1. Participant {participant_id} : " + ", ".join(
+        f"{d['kind_label']} le {d['effective_on']}" for d in history) + ".")
+    june = poll(lambda: "id" in (r := s.attempt(api_key, lot["id"], participant_id, "2026-06")) and r,
+                60, "the hours service to learn the renewal")
+    february = s.attempt(api_key, lot["id"], participant_id, "2026-02")
+    march = s.attempt(api_key, lot["id"], participant_id, "2026-03")
+    out("2. Février compte sous la première décision, juin sous le renouvellement ; mars est refusé : "
+        f"{march.get('detail')}")
+    return {"participant_id": participant_id, "history": history, "june": june, "february": february,
+            "march": march}
+
+
+def run_followup_stories(platform: Platform, out=print) -> dict:
+    return {"exit": run_exit_story(platform, out), "eligibility": run_eligibility_history_story(platform, out)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["slice", "seed"])
+    parser.add_argument("command", choices=["slice", "seed", "followup"])
     parser.add_argument("--base-port", type=int, default=8100)
     args = parser.parse_args()
     platform = Platform(StackConfig(data_dir=None, base_port=args.base_port))
     platform.wait_ready()
     if args.command == "seed":
-        seed(platform)
+        seed(platform, stories=True)
+    elif args.command == "followup":
+        run_followup_stories(platform)
     else:
         run_slice(platform)
 

@@ -1,4 +1,4 @@
-"""Start the whole platform on this machine: broker, database, four services, demo region.
+"""Start the whole platform on this machine: broker, database, five services, demo region.
 
     deploy/local/run.sh [--region aude] [--reset] [--base-port 8100] [--data-dir .local] [--no-seed]
                         [--schedule-every S]
@@ -93,7 +93,7 @@ def prepare(config: StackConfig, supervisor: Supervisor, args) -> None:
         platform = Platform(config)
         platform.wait_ready(timeout=120)
         if not args.no_seed:
-            seed(platform)
+            seed(platform, stories=True)
         supervisor.show(banner(config, args.schedule_every))
     except Exception as exc:  # noqa: BLE001 - tell the person, the processes keep running
         print(f"\n!! the stack did not come up: {exc}\n", file=sys.stderr, flush=True)

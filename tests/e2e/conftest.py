@@ -1,4 +1,4 @@
-"""The whole local stack as separate processes: Apache Kafka, FerretDB, four services
+"""The whole local stack as separate processes: Apache Kafka, FerretDB, five services
 under gunicorn and their workers — the same definitions the run command uses. With TEST_INFRA=url or
 docker, the services run against that broker and database instead."""
 import os

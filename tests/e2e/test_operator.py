@@ -107,7 +107,7 @@ def test_the_operator_command_of_the_banner_works_as_printed(operator_stack):
 def test_sigterm_stops_every_process_it_started(operator_stack):
     run, platform = operator_stack
     pid_files = {path.stem: path for path in (run.data_dir / "run").glob("*.pid")}
-    # broker, PostgreSQL, FerretDB, mail sink, four web servers and four workers
+    # broker, PostgreSQL, FerretDB, mail sink, five web servers and five workers
     assert set(pid_files) == {*platform.config.infra_commands(), *platform.config.service_commands()}
     groups = [int(path.read_text()) for path in pid_files.values()]
 

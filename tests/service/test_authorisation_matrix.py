@@ -214,6 +214,7 @@ def hours_world(client, auth) -> World:
         ("POST", "/api/v1/declarations/batch"): {"lines": [{**LINE, "month": "2026-04"}]},
         ("POST", "/api/v1/declarations/upload"): {"data": {"file": (io.BytesIO(upload), "heures.csv")}},
         ("POST", "/api/v1/declarations/{declaration_id}/reject"): {"reason": "Refusé par un autre"},
+        ("POST", "/api/v1/declarations/{declaration_id}/exit-review"): {"decision": "confirm"},
         ("POST", "/api/v1/declarations/{declaration_id}/correct"): {"hours": 1},
         ("POST", "/api/v1/declarations/validate"): {"ids": [line["id"]]},
         ("POST", "/api/v1/declarations/no-hours"): {"lot_id": LINE["lot_id"], "month": "2026-05",

@@ -86,8 +86,8 @@ def test_hours_after_a_revocation_or_the_end_of_the_window_are_refused(client, c
                                            "revoked_on": "2026-03-31"})
     publish("eligibility.window_ended", "p-2", {"participant_id": "p-2", "territory": CARCASSONNE,
                                                 "eligible_until": "2026-02-28"})
-    wait_until(lambda: ParticipantWindow.objects(id="p-1").first().to_domain().last_day.isoformat() == "2026-03-31"
-               and ParticipantWindow.objects(id="p-2").first().to_domain().last_day.isoformat() == "2026-02-28",
+    wait_until(lambda: ParticipantWindow.objects(id="p-1").first().to_domain()[-1].last_day.isoformat() == "2026-03-31"
+               and ParticipantWindow.objects(id="p-2").first().to_domain()[-1].last_day.isoformat() == "2026-02-28",
                what="the revocation and the end of the window applied")
 
     assert declare(client, contractor_key, month="2026-03").status_code == 201  # the last month covered
@@ -119,3 +119,95 @@ def test_with_the_read_cache_on_an_erasure_is_honoured_within_the_cache_time(ser
 
     refused = declare(client, key, month="2026-04")
     assert refused.json.get("rule") == "participant_unknown", f"{time.monotonic() - gone:.2f} s after erasure"
+
+
+def test_hours_after_an_exit_are_refused_with_the_exit_date(client, contractor_key, eligible, publish):
+    from hours.store import ParticipantWindow
+    publish("participant.exited", "p-1", {"participant_id": "p-1", "territory": CARCASSONNE,
+                                          "outcome": "training", "exit_date": "2026-03-12"})
+    wait_until(lambda: ParticipantWindow.objects(id="p-1").first().exited_on is not None, what="the exit learnt")
+
+    assert declare(client, contractor_key, month="2026-03").status_code == 201  # the month of the exit counts
+    dated = {key: value for key, value in LINE.items() if key != "month"}
+    assert client.post("/api/v1/declarations", json={**dated, "start_date": "2026-02-02", "end_date": "2026-02-27"},
+                       headers=contractor_key).status_code == 201
+    for after in ({**LINE, "month": "2026-04"}, {**dated, "start_date": "2026-03-10", "end_date": "2026-03-13"}):
+        refused = client.post("/api/v1/declarations", json=after, headers=contractor_key)
+        assert refused.status_code == 422, refused.json
+        assert refused.json["rule"] == "participant_exited"
+        assert refused.json["detail"].startswith("Le participant est sorti du dispositif le 12/03/2026 : ses heures "
+                                                 "ne comptent plus après cette date")
+    assert declare(client, contractor_key, participant_id="p-2", month="2026-04").status_code == 201
+
+
+def test_lines_accepted_before_a_late_exit_are_flagged_then_confirmed_or_rejected(client, contractor_key, eligible,
+                                                                                 publish, auth):
+    from hours.store import ParticipantWindow
+    facilitator, foreign = auth("facilitator", CARCASSONNE), auth("facilitator", "aude-grand-narbonne")
+    ids = {month: declare(client, contractor_key, month=month).json["id"] for month in ("2026-02", "2026-04",
+                                                                                          "2026-05", "2026-06")}
+    other = declare(client, contractor_key, participant_id="p-2", month="2026-05").json["id"]
+    assert client.post(f"/api/v1/declarations/{ids['2026-04']}/validate", headers=facilitator).status_code == 200
+    assert client.post(f"/api/v1/declarations/{ids['2026-06']}/reject", json={"reason": "Heures en double"},
+                       headers=facilitator).status_code == 200
+    assert client.get("/api/v1/declarations/exit-reviews", headers=facilitator).json == []
+
+    exit_event = {"participant_id": "p-1", "territory": CARCASSONNE, "outcome": "permanent_contract",
+                  "exit_date": "2026-03-31"}
+    publish("participant.exited", "p-1", exit_event)
+    publish("participant.exited", "p-1", exit_event)  # redelivered: flagged once
+    wait_until(lambda: ParticipantWindow.objects(id="p-1").first().exited_on is not None, what="the exit learnt")
+    wait_until(lambda: len(client.get("/api/v1/declarations/exit-reviews", headers=facilitator).json) == 2,
+               what="the lines after the exit flagged")
+    flagged = client.get("/api/v1/declarations/exit-reviews", headers=facilitator).json
+    assert [(line["id"], line["status"]) for line in flagged] == [(ids["2026-04"], "validated"),
+                                                                  (ids["2026-05"], "submitted")]
+    assert flagged[0]["exit_review"] == {"status": "pending", "exited_on": "2026-03-31", "reviewed_by": None,
+                                         "reviewed_at": None}
+    for untouched in (ids["2026-02"], ids["2026-06"], other):  # before the exit, rejected already, someone else
+        assert client.get(f"/api/v1/declarations/{untouched}", headers=facilitator).json["exit_review"] is None
+    assert client.get("/api/v1/declarations/exit-reviews", headers=foreign).json == []
+    assert client.post(f"/api/v1/declarations/{ids['2026-04']}/exit-review", json={"decision": "confirm"},
+                       headers=foreign).status_code in (403, 404)
+    no_reason = client.post(f"/api/v1/declarations/{ids['2026-04']}/exit-review", json={"decision": "reject"},
+                            headers=facilitator)
+    assert no_reason.status_code == 422
+    assert no_reason.json["errors"]["reason"] == ["Motif obligatoire pour rejeter : l'entreprise le lira."]
+
+    rejected = client.post(f"/api/v1/declarations/{ids['2026-04']}/exit-review", headers=facilitator,
+                           json={"decision": "reject", "reason": "Sortie en CDI le 31/03 : heures d'avril hors clause"})
+    assert rejected.status_code == 200, rejected.json
+    assert rejected.json["status"] == "rejected"  # no longer counts
+    assert rejected.json["rejection_reason"] == "Sortie en CDI le 31/03 : heures d'avril hors clause"
+    assert rejected.json["exit_review"]["status"] == "rejected"
+    confirmed = client.post(f"/api/v1/declarations/{ids['2026-05']}/exit-review", json={"decision": "confirm"},
+                            headers=facilitator)
+    assert confirmed.status_code == 200
+    assert (confirmed.json["status"], confirmed.json["exit_review"]["status"]) == ("submitted", "confirmed")
+    assert confirmed.json["exit_review"]["reviewed_by"]
+    again = client.post(f"/api/v1/declarations/{ids['2026-05']}/exit-review", json={"decision": "reject",
+                        "reason": "finalement non"}, headers=facilitator)
+    assert again.status_code == 409
+    assert client.get("/api/v1/declarations/exit-reviews", headers=facilitator).json == []
+
+
+def test_a_line_counts_under_the_eligibility_decision_in_force_over_its_period(client, contractor_key, eligible,
+                                                                              publish):
+    from hours.store import ParticipantWindow
+    publish("eligibility.granted", "p-3", {"participant_id": "p-3", "territory": CARCASSONNE, "eligibility_id": "d1",
+                                           "eligible_from": "2026-01-01", "eligible_until": "2027-12-31"})
+    publish("eligibility.revoked", "p-3", {"participant_id": "p-3", "territory": CARCASSONNE, "eligibility_id": "d1",
+                                           "revoked_on": "2026-02-28"})
+    publish("eligibility.granted", "p-3", {"participant_id": "p-3", "territory": CARCASSONNE, "eligibility_id": "d2",
+                                           "eligible_from": "2026-05-01", "eligible_until": "2028-04-30"})
+    wait_until(lambda: len(ParticipantWindow.objects(id="p-3").first().periods) == 2
+               and ParticipantWindow.objects(id="p-3").first().periods[0].revoked_on is not None,
+               what="the second decision learnt")
+
+    assert declare(client, contractor_key, participant_id="p-3", month="2026-02").status_code == 201  # under d1
+    assert declare(client, contractor_key, participant_id="p-3", month="2026-06").status_code == 201  # under d2
+    between = declare(client, contractor_key, participant_id="p-3", month="2026-03")
+    assert between.status_code == 422
+    assert between.json["rule"] == "participant_not_eligible"
+    assert between.json["detail"] == ("Le participant n'est pas éligible sur toute la période : ses heures comptent "
+                                      "du 01/01/2026 au 28/02/2026 et du 01/05/2026 au 30/04/2028.")

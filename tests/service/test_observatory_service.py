@@ -285,7 +285,7 @@ def test_a_rebuilt_read_model_gives_the_same_figures_as_the_live_one(client, pub
     import threading
     from observatory import worker
     from observatory.app import load
-    from observatory.handlers import rebuild
+    from observatory.handlers import WorkerRunning, rebuild
     publish(world())
     stop = threading.Event()
     running = threading.Thread(target=worker.run, args=(load(), stop), daemon=True)
@@ -293,6 +293,10 @@ def test_a_rebuilt_read_model_gives_the_same_figures_as_the_live_one(client, pub
     settle(len(world()))
     queries = [{}, {"dimensions": "sex"}, {"dimensions": "territory,mode"}, {"dimensions": "public_category,month"}]
     live_figures = [stats(client, facilitator, **q) for q in queries]
+    # while the worker runs, the rebuild refuses, says so to the operator, and changes nothing
+    with pytest.raises(WorkerRunning, match="Le worker de l'observatoire tourne .* arrêtez-le"):
+        rebuild(load())
+    assert [stats(client, facilitator, **q) for q in queries] == live_figures
     stop.set()
     running.join(timeout=30)  # the group's offsets are set by the rebuild only while it has no member
 

@@ -194,9 +194,24 @@ def test_revoking_ends_the_eligibility_once(client, facilitator):
     assert client.get(url, headers=facilitator).json == revoked.json
     again = client.post(f"{url}/eligibility/revoke", json={"reason": "encore"}, headers=facilitator)
     assert again.status_code == 409
-    regranted = client.post(f"{url}/eligibility", json=eligibility(eligible_from="2026-09-01"), headers=facilitator)
+    stale = client.post(f"{url}/eligibility", json=eligibility(eligible_from="2026-09-01"), headers=facilitator)
+    assert stale.status_code == 422  # the evidence of 20/02/2026 is more than 6 months older than the new entry
+    assert stale.json["rule"] == "evidence_too_old"
+    assert stale.json["detail"] == ("Critère « bénéficiaire de minima sociaux » : le justificatif du 20/02/2026 date "
+                                    "de plus de 6 mois avant l'entrée (01/09/2026) ; un justificatif daté du "
+                                    "01/03/2026 ou après est requis.")
+    fresh = {**EVIDENCE, "reference": "CAF-2026-900100", "date": "2026-08-20"}
+    regranted = client.post(f"{url}/eligibility", json={**eligibility(eligible_from="2026-09-01"), "evidence": fresh,
+                                                        "reason": "Nouveau droit RSA ouvert"}, headers=facilitator)
     assert regranted.status_code == 201
     assert regranted.json["eligibility"]["revoked_on"] is None
+    history = client.get(url, headers=facilitator).json["eligibility_history"]
+    assert [(d["kind"], d["effective_on"], d["decided_by"], d["reason"]) for d in history] == [
+        ("granted", "2026-03-01", "facilitatrice-aude", None),
+        ("revoked", date.today().isoformat(), "facilitatrice-aude", "Fin de droits RSA"),
+        ("renewed", "2026-09-01", "facilitatrice-aude", "Nouveau droit RSA ouvert")]
+    assert [d["evidence"]["reference"] if d["evidence"] else None for d in history] == [
+        "CAF-2026-778899", None, "CAF-2026-900100"]  # each decision keeps the evidence it was made on
 
 
 def test_published_events_carry_no_identity_and_carry_the_window(client, facilitator, start_worker, topic,
@@ -217,6 +232,8 @@ def test_published_events_carry_no_identity_and_carry_the_window(client, facilit
                          "Déménagement", "first_name", "last_name", "email", "birth_date", "evidence"):
             assert personal.encode() not in record.value, personal
     registered, granted, revoked = events_of(records)
+    history = client.get(url, headers=facilitator).json["eligibility_history"]
+    assert [d["kind"] for d in history] == ["granted", "revoked"]
     for event in (registered, granted, revoked):
         assert event["producer"] == "participants"
         assert event["territories"] == [AUDE]
@@ -226,10 +243,11 @@ def test_published_events_carry_no_identity_and_carry_the_window(client, facilit
     assert granted["type"] == "eligibility.granted"
     assert granted["payload"] == {"participant_id": participant["id"], "territory": AUDE, "categories": ["rqth"],
                                   "eligible_from": "2026-03-01", "eligible_until": "2028-02-29",
-                                  "age_band": "26_49"}  # at entry: the observatory's age band
+                                  "age_band": "26_49", "decision": "granted",  # at entry: the observatory's age band
+                                  "eligibility_id": history[0]["id"]}
     assert revoked["type"] == "eligibility.revoked"
     assert revoked["payload"] == {"participant_id": participant["id"], "territory": AUDE,
-                                  "revoked_on": "2026-10-31"}
+                                  "revoked_on": "2026-10-31", "eligibility_id": history[0]["id"]}
 
 
 def test_logs_name_participants_by_id_only(make_client, facilitator, capfd):
@@ -433,12 +451,15 @@ def test_window_notices_are_published_once_each_by_the_scheduled_check(client, f
     assert set(by_participant) == {ends_soon["id"], already_over["id"]}
     assert [e["type"] for e in by_participant[already_over["id"]]] == ["eligibility.window_ended"]
     ending, ended = by_participant[ends_soon["id"]]
+    history = client.get(f"/api/v1/participants/{ends_soon['id']}", headers=facilitator).json["eligibility_history"]
+    assert [(d["kind"], d["effective_on"]) for d in history] == [("granted", "2024-03-01"), ("ended", "2026-02-28"),
+                                                                 ("renewed", "2026-03-02")]
     assert ending["type"] == "eligibility.window_ending"
     assert ending["payload"] == {"participant_id": ends_soon["id"], "territory": AUDE,
                                  "eligible_until": "2026-02-28", "days_left": 30}
     assert ended["type"] == "eligibility.window_ended"
     assert ended["payload"] == {"participant_id": ends_soon["id"], "territory": AUDE,
-                                "eligible_until": "2026-02-28"}
+                                "eligible_until": "2026-02-28", "eligibility_id": history[0]["id"]}
 
 
 # --- GDPR: access log, export, erasure, retention ---------------------------------------------------
@@ -498,8 +519,10 @@ def test_the_export_holds_everything_as_json_and_as_a_french_document(client, fa
                      "bénéficiaire de minima sociaux", "(prestation : RSA)", "travailleur handicapé (RQTH)",
                      "CAF-2026-778899", "lot-ecole-1", "CDD", "contrat à durée déterminée de 6 mois ou plus",
                      "20/03/2026", "export des données (droit d&#39;accès)", "femme",
-                     "&lt;script&gt;alert(1)&lt;/script&gt;"):
+                     "&lt;script&gt;alert(1)&lt;/script&gt;", "Historique des décisions d'éligibilité",
+                     "01/03/2026 : éligibilité validée (entrée le 01/03/2026"):
         assert expected in html, expected
+    assert [d["kind"] for d in held["eligibility_history"]] == ["granted"]
     assert "<script>" not in html
     actions = [e["action"] for e in client.get(f"{url}/access-log", headers=facilitator).json]
     assert actions[-2:] == ["export", "export"]

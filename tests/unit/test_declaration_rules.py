@@ -140,3 +140,23 @@ def test_the_ceiling_counts_every_line_of_the_month_in_force():
     assert "158 heures" in message and "208 heures" in message and "mars 2026" in message
     rejected = Declared("lot-2", Period.of_month(date(2026, 3, 1)), Decimal(200), in_force=False)
     check_line(line(hours="208"), SIRET, LOT, WINDOW, TODAY, declared=[rejected])
+
+
+def test_hours_past_the_exit_are_refused_with_its_date():
+    exited = {"exited_on": date(2026, 3, 12)}
+    check_line(line(), SIRET, LOT, WINDOW, TODAY, **exited)  # the month of the exit counts whole
+    check_line(dated("2026-03-02", "2026-03-12"), SIRET, LOT, WINDOW, TODAY, **exited)  # to the exit day
+    assert refusal(line=dated("2026-03-02", "2026-03-13"), **exited) == "participant_exited"
+    assert refusal_message(line=line(month=date(2026, 4, 1)), **exited) == (
+        "Le participant est sorti du dispositif le 12/03/2026 : ses heures ne comptent plus après cette date "
+        "(avril 2026).")
+
+
+def test_a_line_counts_under_the_eligibility_decision_in_force_over_its_period():
+    decisions = [EligibilityWindow(date(2026, 1, 1), date(2027, 12, 31), revoked_on=date(2026, 2, 28)),
+                 EligibilityWindow(date(2026, 5, 1), date(2028, 4, 30))]
+    check_line(line(month=date(2026, 2, 1)), SIRET, LOT, decisions, TODAY)
+    check_line(line(month=date(2026, 6, 1)), SIRET, LOT, decisions, TODAY)
+    assert refusal_message(line=line(month=date(2026, 3, 1)), window=decisions).endswith(
+        "du 01/01/2026 au 28/02/2026 et du 01/05/2026 au 30/04/2028.")
+    assert refusal(window=()) == "participant_unknown"

@@ -287,3 +287,15 @@ def test_statistics_count_by_sex_age_band_qpv_category_and_outcome():
                       "by_category": {"minimum_benefit": 1, "rqth": 1, "under_26_low_qualification": 1},
                       "by_outcome": {"permanent_contract": 1}}
     assert statistics([])["participants"] == 0
+
+
+# --- age of the evidence -----------------------------------------------------------------------
+def test_evidence_dated_more_than_six_months_before_entry_is_refused():
+    assert grant_one(Criterion("rqth", evidence_date=date(2025, 9, 1)))  # 6 months to the day: accepted
+    assert grant_one(Criterion("rqth", evidence_date=date(2026, 4, 1)))  # after entry: accepted
+    old = refusal(Criterion("rqth", evidence_date=date(2025, 8, 31)))
+    assert old.rule == "evidence_too_old"
+    assert str(old) == ("Critère « travailleur handicapé (RQTH) » : le justificatif du 31/08/2025 date de plus de "
+                        "6 mois avant l'entrée (01/03/2026) ; un justificatif daté du 01/09/2025 ou après est requis.")
+    assert grant(REGISTERED, [Criterion("rqth", evidence_date=date(2025, 3, 1))], BORN_1990, ENTRY, 24,
+                 evidence_max_age_months=12)  # the territory's own limit

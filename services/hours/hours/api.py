@@ -16,7 +16,8 @@ from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyRotatedSche
                       ApiKeySchema, ApiKeyUsageQuerySchema, ApiKeyUsageSchema, BatchReportSchema, BatchSchema,
                       BulkValidationReportSchema, BulkValidationSchema, ContractorCreateSchema, ContractorSchema,
                       CorrectionSchema, DeclarationCreateSchema, DeclarationHistorySchema, DeclarationQuerySchema,
-                      DeclarationSchema, RejectionSchema, UploadFileSchema, UploadQuerySchema, UploadReportSchema)
+                      DeclarationSchema, ExitReviewDecisionSchema, ExitReviewQuerySchema, RejectionSchema,
+                      UploadFileSchema, UploadQuerySchema, UploadReportSchema)
 from .schemas import NoHoursSchema, NoHoursStatementSchema, ReportingSchema
 from .schemas import TerritorySettingsSchema, TerritorySettingsUpdateSchema
 from .store import ApiKey, Contractor, Declaration
@@ -465,6 +466,36 @@ class DeclarationCorrection(MethodView):
         principal = current_principal()
         return _workflow(handlers.correct, declaration_id, data, principal.subject,
                          principal.role == "facilitator")
+
+
+@blp.route("/declarations/exit-reviews")
+class DeclarationExitReviews(MethodView):
+    @allow("facilitator")
+    @blp.arguments(ExitReviewQuerySchema, location="query")
+    @blp.response(200, DeclarationSchema(many=True))
+    @blp.paginate()
+    def get(self, query, pagination_parameters):
+        """Lines accepted for periods after their participant's exit, recorded late: each awaits a
+        facilitator's decision (oldest first)"""
+        if "territory" in query:
+            require_territory([query["territory"]], "ce territoire")
+        lines = handlers.lines_to_review([query["territory"]] if "territory" in query
+                                         else sorted(current_principal().territories))
+        pagination_parameters.item_count = lines.count()
+        page = lines.skip(pagination_parameters.first_item).limit(pagination_parameters.page_size)
+        return [handlers.view(line) for line in page]
+
+
+@blp.route("/declarations/<declaration_id>/exit-review")
+class DeclarationExitReview(MethodView):
+    @allow("facilitator")
+    @blp.arguments(ExitReviewDecisionSchema)
+    @blp.response(200, DeclarationSchema)
+    def post(self, data, declaration_id):
+        """Confirm a flagged line (it keeps counting) or reject it with a reason (it stops counting)"""
+        _line_or_404(declaration_id)
+        return _workflow(handlers.review_exit, declaration_id, data["decision"], current_principal().subject,
+                         data.get("reason"))
 
 
 @blp.route("/declarations/validate")

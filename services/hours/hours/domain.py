@@ -123,11 +123,27 @@ class DuplicateLine(Refused):
         super().__init__("duplicate_line", message)
 
 
-def check_line(line: Line, siret: str, lot: LotHolding | None, window: EligibilityWindow | None,
+def after_exit(period: Period, exited_on: date | None) -> bool:
+    """Whether a line's period runs past the participant's exit (the exit day itself still counts). As with a
+    lot's end, a month line counts when its month began by the exit: payroll declares the exit month whole."""
+    if exited_on is None:
+        return False
+    return (period.start if period.whole_month else period.end) > exited_on
+
+
+def covering(windows: Sequence[EligibilityWindow], period: Period) -> EligibilityWindow | None:
+    """The eligibility decision in force over the whole period, if one is."""
+    return next((w for w in windows if w.eligible_from <= period.start and period.end <= w.last_day), None)
+
+
+def check_line(line: Line, siret: str, lot: LotHolding | None,
+               window: EligibilityWindow | Sequence[EligibilityWindow] | None,
                today: date, monthly_ceiling: Decimal = LEGAL_MONTHLY_MAXIMUM_HOURS,
-               declared: Sequence[Declared] = ()) -> None:
-    """Raise ``Refused`` for the first rule the line breaks; ``declared`` holds the participant's other
-    lines in the same month (every lot, every contractor)."""
+               declared: Sequence[Declared] = (), exited_on: date | None = None) -> None:
+    """Raise ``Refused`` for the first rule the line breaks; ``window`` holds the participant's eligibility
+    windows (one per decision, oldest first), ``exited_on`` their exit; ``declared`` holds the participant's
+    other lines in the same month (every lot, every contractor)."""
+    windows = (window,) if isinstance(window, EligibilityWindow) else tuple(window or ())
     period = line.period
     if period.end < period.start:
         raise Refused("period_reversed", "La date de fin précède la date de début.")
@@ -157,13 +173,16 @@ def check_line(line: Line, siret: str, lot: LotHolding | None, window: Eligibili
                                               f"d'exécution du lot ({french_date(lot.end_date)}).")
     if line.hours <= 0:
         raise Refused("hours_not_positive", "Le nombre d'heures doit être strictement positif.")
-    if window is None:
+    if not windows:
         raise Refused("participant_unknown", "Ce participant n'est pas connu comme éligible : vérifiez la "
                                              "référence transmise par le facilitateur.")
-    if window.eligible_from > first or window.last_day < last:
+    if after_exit(period, exited_on):
+        raise Refused("participant_exited", f"Le participant est sorti du dispositif le {french_date(exited_on)} : "
+                                            f"ses heures ne comptent plus après cette date ({period.french()}).")
+    if covering(windows, period) is None:
+        spans = " et ".join(f"du {french_date(w.eligible_from)} au {french_date(w.last_day)}" for w in windows)
         raise Refused("participant_not_eligible",
-                      "Le participant n'est pas éligible sur toute la période : ses heures comptent du "
-                      f"{french_date(window.eligible_from)} au {french_date(window.last_day)}.")
+                      f"Le participant n'est pas éligible sur toute la période : ses heures comptent {spans}.")
     _check_against(line, declared, monthly_ceiling)
 
 

@@ -12,9 +12,8 @@ from plumbing.outbox import retry_on_conflict
 
 from . import domain
 from .read_cache import chunks, load_by_id, read_cache
-from .store import (ApiKey, ApiKeyUse, Contractor, Declaration, DeclarationVersion, HeldLot, MarketState,
-                    DeclarationSettings,
-                    ParticipantWindow, new_id)
+from .store import (ApiKey, ApiKeyUse, Contractor, Declaration, DeclarationVersion, EligibilityPeriod, HeldLot,
+                    MarketState, DeclarationSettings, ParticipantWindow, new_id)
 
 SERVICE = "hours"
 
@@ -215,7 +214,8 @@ class Rules:
         declared = [d for line_id, d in self.declared.get((line.participant_id, _month(line.period)), ())
                     if line_id != replacing]
         domain.check_line(line, siret, held.to_domain(self.market_states.get(held.market_id)) if held else None,
-                          window.to_domain() if window else None, self.today, self.ceiling(held), declared)
+                          window.to_domain() if window else None, self.today, self.ceiling(held), declared,
+                          exited_on=window.exited_on if window else None)
         return held, window
 
     def count(self, declaration: Declaration) -> None:
@@ -406,10 +406,62 @@ def reject(version_id: str, rejected_by: str, reason: str) -> Declaration:
     version = _current_or_refuse(declaration, version_id, "rejetez")
     if version.status != "submitted":
         raise NotAllowed("Seule une déclaration en attente de validation peut être rejetée.")
+    _reject_current(declaration, rejected_by, reason)
+    return declaration.commit()
+
+
+def _reject_current(declaration: Declaration, rejected_by: str, reason: str) -> None:
+    """The current version stops counting; the event tells the markets service (not yet written)."""
+    version = declaration.current
     version.status, version.rejected_at, version.rejected_by = "rejected", now(), rejected_by
     version.rejection_reason = reason
     declaration.status = version.status
     declaration.record(_declaration_event(declaration, "declaration.rejected", reason=reason))
+
+
+# --- lines accepted before an exit recorded late -------------------------------------------------
+CONFIRM, REJECT = "confirm", "reject"
+
+
+def flag_lines_after_exit(participant_id: str, exited_on: date) -> int:
+    """Flag the participant's lines in force whose period runs past the exit, for the facilitators' review
+    (never removed silently); a line flagged already is left as it is. Returns how many were flagged."""
+    flagged = 0
+    for line in Declaration.objects(participant_id=participant_id, status__in=list(IN_FORCE), exit_review=None) \
+            .only("id", "month", "period_start", "period_end"):
+        if domain.after_exit(line.period(), exited_on):
+            flagged += _flag(line.id, exited_on)
+    return flagged
+
+
+@retry_on_conflict
+def _flag(line_id: str, exited_on: date) -> int:
+    declaration = Declaration.objects.get(id=line_id)
+    if declaration.exit_review is not None or declaration.status not in IN_FORCE:
+        return 0
+    declaration.exit_review, declaration.exited_on = "pending", exited_on
+    declaration.commit()
+    return 1
+
+
+def lines_to_review(territories: list[str]):
+    """The flagged lines awaiting a facilitator's decision in these territories, oldest first."""
+    return Declaration.objects(exit_review="pending", territories__in=territories).order_by("submitted_at")
+
+
+@retry_on_conflict
+def review_exit(version_id: str, decision: str, by: str, reason: str | None = None) -> Declaration:
+    """A facilitator confirms a flagged line (it keeps counting) or rejects it (it stops counting, as any
+    rejected line, and the contractor reads the reason)."""
+    declaration = find_line(version_id)
+    _current_or_refuse(declaration, version_id, "examinez")
+    if declaration.exit_review != "pending":
+        raise NotAllowed("Cette déclaration n'attend pas d'examen : elle n'est pas signalée comme postérieure à "
+                         "la sortie du participant, ou elle a déjà été examinée.")
+    if decision == REJECT:
+        _reject_current(declaration, by, reason)
+    declaration.exit_review = "confirmed" if decision == CONFIRM else "rejected"
+    declaration.exit_reviewed_by, declaration.exit_reviewed_at = by, now()
     return declaration.commit()
 
 
@@ -470,7 +522,14 @@ def view(declaration: Declaration, version: DeclarationVersion | None = None) ->
                 "mode", "employer_siret", "contract_type", "status", "submitted_at", "submitted_by",
                 "validated_at", "validated_by", "rejected_at", "rejection_reason", "correction_reason",
                 "supersedes", "superseded_by")},
-            "hours": version.centihours / 100}
+            "hours": version.centihours / 100, "exit_review": _exit_review_view(declaration)}
+
+
+def _exit_review_view(declaration: Declaration) -> dict | None:
+    if declaration.exit_review is None:
+        return None
+    return {"status": declaration.exit_review, "exited_on": declaration.exited_on,
+            "reviewed_by": declaration.exit_reviewed_by, "reviewed_at": declaration.exit_reviewed_at}
 
 
 def history(declaration: Declaration) -> dict:
@@ -539,30 +598,60 @@ def apply_market_status(event: Event) -> None:
     MarketState(id=market_id, status=status).save()
 
 
+def _window(participant_id: str) -> ParticipantWindow:
+    """The participant's read model, its periods in the current shape (those of older documents moved in)."""
+    window = ParticipantWindow.objects(id=participant_id).first() or ParticipantWindow(id=participant_id)
+    window.periods = window.all_periods()
+    window.eligible_from = window.eligible_until = window.revoked_on = None
+    return window
+
+
 def apply_eligibility_granted(event: Event) -> None:
+    """A grant or renewal adds a period; the earlier ones stay, for the lines of their time. The document is
+    written whole (a $set of a date is stored as text by some MongoDB-protocol servers)."""
     participant_id, territory, start, until = _payload(event, "participant_id", "territory", "eligible_from",
                                                        "eligible_until")
-    ParticipantWindow(id=participant_id, territory=territory, eligible_from=_date(start),
-                      eligible_until=_date(until), revoked_on=None).save()
+    period = EligibilityPeriod(id=event.payload.get("eligibility_id"), eligible_from=_date(start),
+                               eligible_until=_date(until))
+    window = _window(participant_id)
+    window.territory = territory
+    others = [p for p in window.periods if (p.id, p.eligible_from) != (period.id, period.eligible_from)]
+    window.periods = sorted(others + [period], key=lambda p: p.eligible_from)
+    window.save()  # a redelivered grant replaces its own period
 
 
-def _rewrite_window(participant_id: str, **changes) -> None:
-    """Write the window whole (a $set of a date is stored as text by some MongoDB-protocol servers)."""
-    window = ParticipantWindow.objects(id=participant_id).first()
-    current = {name: getattr(window, name) for name in ParticipantWindow._fields} if window else {}
-    ParticipantWindow(**{**current, "id": participant_id, **changes}).save()  # replaces, or inserts
+def _change_period(event: Event, **changes) -> None:
+    """Change the period the event names (events published before the names: the latest one)."""
+    window = _window(event.payload["participant_id"])
+    named = event.payload.get("eligibility_id")
+    target = next((p for p in window.periods if named and p.id == named), None) or \
+        (window.periods[-1] if window.periods else None)
+    if target is None:
+        return  # nothing granted is known: the grant was erased, or never counted here
+    for name, value in changes.items():
+        setattr(target, name, value)
+    window.save()
 
 
 def apply_eligibility_revoked(event: Event) -> None:
-    participant_id, revoked_on = _payload(event, "participant_id", "revoked_on")
-    _rewrite_window(participant_id, revoked_on=_date(revoked_on))
+    _, revoked_on = _payload(event, "participant_id", "revoked_on")
+    _change_period(event, revoked_on=_date(revoked_on))
 
 
 def apply_window_ended(event: Event) -> None:
     """The window's last day as the participants service closed it (hours after it stay refused)."""
-    participant_id, until = _payload(event, "participant_id", "eligible_until")
-    if ParticipantWindow.objects(id=participant_id).count():
-        _rewrite_window(participant_id, eligible_until=_date(until))
+    _, until = _payload(event, "participant_id", "eligible_until")
+    _change_period(event, eligible_until=_date(until))
+
+
+def apply_participant_exited(event: Event) -> None:
+    """Hours after the exit are refused from now on; lines accepted before the exit was recorded are flagged."""
+    participant_id, exit_date = _payload(event, "participant_id", "exit_date")
+    window = _window(participant_id)
+    window.exited_on = _date(exit_date)
+    window.territory = window.territory or event.payload.get("territory")
+    window.save()
+    flag_lines_after_exit(participant_id, window.exited_on)
 
 
 def apply_participant_erased(event: Event) -> None:
@@ -579,6 +668,7 @@ EVENT_HANDLERS = {
     "eligibility.granted": apply_eligibility_granted,
     "eligibility.revoked": apply_eligibility_revoked,
     "eligibility.window_ended": apply_window_ended,
+    "participant.exited": apply_participant_exited,
     "participant.erased": apply_participant_erased,
 }
 CONSUMES = ["markets", "participants"]  # the services whose events this one applies

@@ -153,6 +153,14 @@ MAX_BATCH_LINES = 10_000
 STATUSES_FR = "submitted, validated, rejected, superseded"
 
 
+class ExitReviewSchema(ma.Schema):
+    status = fields.String(metadata={"description": "pending (awaiting a facilitator), confirmed (keeps counting) "
+                                                    "or rejected (stopped counting)"})
+    exited_on = fields.Date(metadata={"description": "the participant's exit, recorded after the line was accepted"})
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+
+
 class DeclarationSchema(ma.Schema):
     id = fields.String(metadata={"description": "this version's id"})
     line_id = fields.String(metadata={"description": "the line (lot, participant, period) every version shares"})
@@ -176,6 +184,8 @@ class DeclarationSchema(ma.Schema):
     correction_reason = fields.String(allow_none=True)
     supersedes = fields.String(allow_none=True)
     superseded_by = fields.String(allow_none=True)
+    exit_review = fields.Nested(ExitReviewSchema, allow_none=True, metadata={
+        "description": "set when the line's period runs past the participant's exit, recorded late"})
 
 
 class DeclarationHistorySchema(ma.Schema):
@@ -256,6 +266,24 @@ class DeclarationQuerySchema(ma.Schema):
     territory = Territory()
     lot_id = identifier()
     month = text(7, metadata={"description": "YYYY-MM"})
+
+
+class ExitReviewQuerySchema(ma.Schema):
+    territory = Territory(metadata={"description": "one of the caller's territories; default: all of them"})
+
+
+class ExitReviewDecisionSchema(ma.Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(
+        ("confirm", "reject"), error="Décision attendue : confirm (la ligne continue de compter) ou reject (elle "
+                                     "cesse de compter)."))
+    reason = fields.String(validate=validate.Length(min=3, max=1000, error=(
+        "Motif de 3 à 1000 caractères : expliquez en quelques mots la décision.")), metadata={
+        "description": "required to reject: the contractor reads it"})
+
+    @ma.validates_schema
+    def reason_to_reject(self, data, **kwargs):
+        if data.get("decision") == "reject" and not data.get("reason"):
+            raise ma.ValidationError("Motif obligatoire pour rejeter : l'entreprise le lira.", "reason")
 
 
 class BulkValidationSchema(ma.Schema):

@@ -8,6 +8,7 @@ from plumbing.outbox import OutboxDocument
 from .domain import CONTRACT_TYPES, MODES, EligibilityWindow, LotHolding, Period
 
 DECLARATION_STATUSES = ("submitted", "validated", "rejected", "superseded")
+EXIT_REVIEWS = ("pending", "confirmed", "rejected")
 
 
 def new_id() -> str:
@@ -70,19 +71,38 @@ class MarketState(me.Document):
     meta = {"collection": "market_states"}
 
 
+class EligibilityPeriod(me.EmbeddedDocument):
+    """One eligibility decision of a participant (a grant or renewal), as its later revocation or end left it."""
+    id = me.StringField()  # the participants service's decision id (absent from events published before it)
+    eligible_from = me.DateField(required=True)
+    eligible_until = me.DateField(required=True)
+    revoked_on = me.DateField()
+
+    def to_domain(self) -> EligibilityWindow:
+        return EligibilityWindow(self.eligible_from, self.eligible_until, self.revoked_on)
+
+
 class ParticipantWindow(me.Document):
-    """Read model from participants' eligibility events: when a participant's hours count."""
+    """Read model from participants' events: when a participant's hours count (every eligibility decision,
+    so that a past line is judged under the one in force over its period) and when they left the clause."""
     id = me.StringField(primary_key=True)  # opaque participant id
     territory = me.StringField()
+    periods = me.EmbeddedDocumentListField(EligibilityPeriod)  # oldest first
+    exited_on = me.DateField()
+    # the only window, in documents written before ``periods``
     eligible_from = me.DateField()
     eligible_until = me.DateField()
     revoked_on = me.DateField()
     meta = {"collection": "participant_windows"}
 
-    def to_domain(self) -> EligibilityWindow | None:
-        if self.eligible_from is None:
-            return None
-        return EligibilityWindow(self.eligible_from, self.eligible_until, self.revoked_on)
+    def all_periods(self) -> list[EligibilityPeriod]:
+        if self.periods or self.eligible_from is None:
+            return list(self.periods)
+        return [EligibilityPeriod(eligible_from=self.eligible_from, eligible_until=self.eligible_until,
+                                  revoked_on=self.revoked_on)]
+
+    def to_domain(self) -> tuple[EligibilityWindow, ...]:
+        return tuple(p.to_domain() for p in self.all_periods())
 
 
 class DeclarationVersion(me.EmbeddedDocument):
@@ -125,9 +145,15 @@ class Declaration(OutboxDocument):
     submitted_at = me.DateTimeField(required=True)  # the first version's: the queue's order
     version_ids = me.ListField(me.StringField())  # every version's id: finds a line from any of them
     versions = me.EmbeddedDocumentListField(DeclarationVersion)
+    # Set when the participant's exit, recorded late, falls before the period: the territory's facilitators
+    # confirm the line (it keeps counting) or reject it (it stops counting).
+    exit_review = me.StringField(choices=EXIT_REVIEWS)
+    exited_on = me.DateField()
+    exit_reviewed_by = me.StringField()
+    exit_reviewed_at = me.DateTimeField()
     meta = {"collection": "declarations",
             "indexes": ["lot_id", "contractor_siret", "version_ids", ("status", "submitted_at"),
-                        ("participant_id", "month")]}
+                        ("participant_id", "month"), ("exit_review", "submitted_at")]}
 
     @property
     def current(self) -> DeclarationVersion:

@@ -30,6 +30,9 @@ def register_commands(app) -> None:
         """Rebuild the read model from the beginning of the markets, hours and participants topics.
         Stop the observatory's worker first; it goes on from where the rebuild stopped."""
         from flask import current_app
-        result = handlers.rebuild(current_app.extensions["settings"])
+        try:
+            result = handlers.rebuild(current_app.extensions["settings"])
+        except handlers.WorkerRunning as running:
+            raise click.ClickException(str(running)) from None
         click.echo(f"Modèle reconstruit : {result['events']} événements, {result['lines']} lignes, "
                    f"en {result['seconds']} s ({result['events_per_second']} événements/s).")

@@ -1,5 +1,5 @@
-"""The observatory's rules, plain Python: how events fold into facts, how facts group into cells and
-tables, French labels, and statistical confidentiality (primary and secondary suppression).
+"""The observatory's rules, plain Python: how events fold into facts, how facts group into tables,
+French labels, and statistical confidentiality (primary and secondary suppression).
 
 Facts are plain dicts (the documents of ``store.py`` as pymongo reads them), so the live worker and the
 rebuild command fold events with the same functions.
@@ -139,8 +139,6 @@ class Facts:
     people: dict = field(default_factory=dict)
     lines: dict = field(default_factory=dict)
     changed: dict = field(default_factory=lambda: defaultdict(set))  # kind -> ids written
-    moved_people: set = field(default_factory=set)  # participants whose statistical facts changed
-    touched: set = field(default_factory=set)  # (lot_id, month) whose cells must be recomputed
 
 
 def _take(target: dict, payload: dict, names: dict) -> None:
@@ -181,15 +179,10 @@ def fold(facts: Facts, event) -> None:
             if p.get("categories") or kind == "eligibility.granted":
                 person["categories"] = sorted(p.get("categories") or [])
         facts.changed["people"].add(person["_id"])
-        facts.moved_people.add(person["_id"])
     elif kind in LINE_EVENTS:
-        old = facts.lines.get(p["line_id"])
         line = line_fact(p)
         facts.lines[line["_id"]] = line
         facts.changed["lines"].add(line["_id"])
-        facts.touched.add((line["lot_id"], line["month"]))
-        if old is not None:
-            facts.touched.add((old["lot_id"], old["month"]))
 
 
 def line_fact(p: dict) -> dict:
@@ -201,30 +194,6 @@ def line_fact(p: dict) -> dict:
             "mode": p.get("mode"), "contract_type": p.get("contract_type"),
             "employer_kind": "other_employer" if employer and employer != p.get("contractor_siret") else "contractor",
             "contractor_siret": p.get("contractor_siret")}
-
-
-# --- cells: hours and people per lot, month and profile --------------------------------------------------
-CELL_KEY = ("lot_id", "month", "territory", "mode", "contract_type", "employer_kind",
-            "sex", "age_band", "qpv", "categories", "outcome")
-_NO_PERSON = {"sex": None, "age_band": None, "qpv": None, "categories": [], "outcome": None}
-
-
-def cells_of(lines, people: dict) -> list[dict]:
-    """The pre-aggregated cells of these lines: hours realised and declared and the participants' ids,
-    per lot, month, territory, line and participant facts. Statistics read cells, never lines."""
-    cells = {}
-    for line in lines:
-        if line["status"] not in COUNTED:
-            continue
-        person = people.get(line["participant_id"], _NO_PERSON)
-        values = {**{name: line[name] for name in CELL_KEY[:6]},
-                  **{name: person.get(name) for name in CELL_KEY[6:]}}
-        values["categories"] = list(values["categories"] or [])
-        key = "|".join(",".join(v) if isinstance(v, list) else str(v) for v in values.values())
-        cell = cells.setdefault(key, {"_id": key, **values, "realised": 0, "declared": 0, "people": []})
-        cell["realised" if line["status"] == "validated" else "declared"] += line["centihours"]
-        cell["people"].append(line["participant_id"])
-    return list(cells.values())
 
 
 # --- tables -----------------------------------------------------------------------------------------
@@ -240,41 +209,27 @@ TOTAL = _Total()  # a key position that stands for "all values" (a margin); None
 class Group:
     realised: int = 0
     declared: int = 0
-    people: dict = field(default_factory=lambda: defaultdict(set))  # outcome (or None) -> ids
+    people: dict = field(default_factory=dict)  # outcome (or None) -> distinct people
     required: int = 0
 
 
 def _keys(values: list[list]) -> list[tuple]:
-    """Every key a cell adds to: each combination of its values, and the margins (TOTAL in a position)."""
+    """Every key a lot adds to: each combination of its values, and the margins (TOTAL in a position)."""
     keys = [()]
     for options in values:
         keys = [key + (v,) for key in keys for v in (*options, TOTAL)]
     return keys
 
 
-def tabulate(cells, lots: dict, markets: dict, dimensions: list[str], months: tuple[str, str] | None = None,
-             required_lots=None) -> dict[tuple, Group]:
-    """Group cells by the dimensions' values, with every margin. ``required_lots``: the lots whose quota
-    counts as hours required (only when every dimension is known for a lot)."""
-    groups = defaultdict(Group)
-    for cell in cells:
-        if months and not months[0] <= cell["month"] <= months[1]:
-            continue
-        lot = lots.get(cell["lot_id"], {})
+def add_required(groups: dict, lots, markets: dict, dimensions: list[str]) -> None:
+    """Add these lots' quotas as hours required, only when every dimension is known for a lot."""
+    if not all(DIMENSIONS[d].level == "lot" for d in dimensions):
+        return
+    for lot in lots:
         market = markets.get(lot.get("market_id"), {})
-        values = [_as_list(DIMENSIONS[d].value(cell, lot, market)) for d in dimensions]
+        values = [_as_list(DIMENSIONS[d].value(None, lot, market)) for d in dimensions]
         for key in _keys(values):
-            group = groups[key]
-            group.realised += cell["realised"]
-            group.declared += cell["declared"]
-            group.people[cell["outcome"]].update(cell["people"])
-    if required_lots is not None and all(DIMENSIONS[d].level == "lot" for d in dimensions):
-        for lot in required_lots:
-            market = markets.get(lot.get("market_id"), {})
-            values = [_as_list(DIMENSIONS[d].value(None, lot, market)) for d in dimensions]
-            for key in _keys(values):
-                groups[key].required += lot.get("quota_hours") or 0
-    return groups
+            groups.setdefault(key, Group()).required += lot.get("quota_hours") or 0
 
 
 def _as_list(value) -> list:
@@ -282,11 +237,11 @@ def _as_list(value) -> list:
 
 
 def participants(group: Group) -> int:
-    return sum(len(ids) for ids in group.people.values())
+    return sum(group.people.values())
 
 
 def outcome_count(group: Group, outcome: str) -> int:
-    return len(group.people.get(outcome, ()))
+    return group.people.get(outcome, 0)
 
 
 # --- statistical confidentiality ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import date
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 from plumbing import events as envelope
 from plumbing.auth import Principal
@@ -13,9 +14,9 @@ from plumbing.consumer import Batched, ProcessedEvent
 from plumbing.region import current as current_region
 from pymongo import ReplaceOne
 
-from . import domain
+from . import domain, snapshot
 from .domain import TOTAL, Facts
-from .store import FACT_DOCUMENTS, READ_MODEL, Cell, LineFact, LotFact, MarketFact, PersonFact, collection
+from .store import FACT_DOCUMENTS, READ_MODEL, LotLines, collection, decode_lines, encode_lines, find_ids
 
 log = logging.getLogger(__name__)
 
@@ -24,41 +25,32 @@ CONSUMES = ["markets", "hours", "participants"]
 _CHUNK = 1000
 
 
-def _find(document, ids, projection=None) -> list[dict]:
-    ids = list(ids)
-    return [doc for start in range(0, len(ids), _CHUNK)
-            for doc in collection(document).find({"_id": {"$in": ids[start:start + _CHUNK]}}, projection)]
-
-
 def _by_id(docs) -> dict:
     return {doc["_id"]: doc for doc in docs}
 
 
 # --- the live read model -------------------------------------------------------------------------------
 def apply_events(batch: list[envelope.Event]) -> None:
-    """Fold a poll's events into the facts they touch, write those, then recompute the touched lots' cells.
-    Idempotent: facts are replaced by id and cells recomputed from the facts."""
+    """Fold a poll's events into the facts they touch, write those, and record what changed for the web
+    processes' snapshots. Idempotent: facts are replaced by id."""
     ids = defaultdict(set)
     for event in batch:
         p = event.payload
-        for kind, name in (("markets", "market_id"), ("lots", "lot_id"), ("people", "participant_id"),
-                           ("lines", "line_id")):
+        for kind, name in (("markets", "market_id"), ("lots", "lot_id"), ("people", "participant_id")):
             if name in p:
                 ids[kind].add(p[name])
-    facts = Facts(**{kind: _by_id(_find(FACT_DOCUMENTS[kind], ids[kind])) for kind in ("markets", "lots", "people")},
-                  lines=_by_id(_find(LineFact, ids["lines"])) if any(e.type in domain.LINE_EVENTS for e in batch)
-                  else {})
+    line_lots = {e.payload["lot_id"] for e in batch if e.type in domain.LINE_EVENTS}
+    facts = Facts(**{kind: _by_id(find_ids(FACT_DOCUMENTS[kind], ids[kind]))
+                     for kind in ("markets", "lots", "people")},
+                  lines={line["_id"]: line for doc in find_ids(LotLines, line_lots) for line in decode_lines(doc)})
     for event in batch:
         domain.fold(facts, event)
-    for kind, changed in facts.changed.items():
+    for kind in FACT_DOCUMENTS:
         documents = getattr(facts, kind)
-        _replace(FACT_DOCUMENTS[kind], [documents[i] for i in changed])
-    lots = {lot for lot, _ in facts.touched}
-    if facts.moved_people:
-        lots |= {doc["lot_id"] for doc in collection(LineFact).find(
-            {"participant_id": {"$in": list(facts.moved_people)}}, {"lot_id": 1})}
-    if lots:
-        recompute_cells(lots)
+        _replace(FACT_DOCUMENTS[kind], [documents[i] for i in facts.changed.get(kind, ())])
+    _replace(LotLines, _lot_lines(facts.lines.values()))
+    if facts.changed:
+        snapshot.record({**facts.changed, "lines": line_lots})
 
 
 _BATCH = Batched(apply_events)  # one handler for every type: a poll's events are folded in their order
@@ -72,30 +64,14 @@ def _replace(document, docs: list[dict]) -> None:
                                          for d in docs[start:start + _CHUNK]], ordered=False)
 
 
-def recompute_cells(lot_ids) -> None:
-    """The cells of these lots, from their lines and their participants' facts: new ones written first,
-    then those no line gives any more removed."""
-    lot_ids = list(lot_ids)
-    lines = [doc for start in range(0, len(lot_ids), _CHUNK)
-             for doc in collection(LineFact).find({"lot_id": {"$in": lot_ids[start:start + _CHUNK]}})]
-    people = _by_id(_find(PersonFact, {line["participant_id"] for line in lines}))
-    cells = domain.cells_of(lines, people)
-    _replace(Cell, cells)
-    keep = {cell["_id"] for cell in cells}
-    stale = [doc["_id"] for start in range(0, len(lot_ids), _CHUNK)
-             for doc in collection(Cell).find({"lot_id": {"$in": lot_ids[start:start + _CHUNK]}}, {"_id": 1})
-             if doc["_id"] not in keep]
-    for start in range(0, len(stale), _CHUNK):
-        collection(Cell).delete_many({"_id": {"$in": stale[start:start + _CHUNK]}})
-
-
 # --- rebuilding from the topics' beginning ----------------------------------------------------------------
 def rebuild(settings, progress=None) -> dict:
     """Read every event of the consumed topics from their beginning up to their current end, fold them in
     memory, replace the read model, and set the worker's consumer group to go on from there.
 
-    Stop the worker first: the group's offsets can only be set while it has no member."""
+    Stop the worker first: the group's offsets can only be set while it has no member (``WorkerRunning``)."""
     started = time.perf_counter()
+    refuse_while_the_worker_runs(settings)
     topics = [settings.events_topic(service) for service in CONSUMES]
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.consumer_group,
                              enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=5000,
@@ -124,7 +100,8 @@ def rebuild(settings, progress=None) -> dict:
             if progress:
                 progress(count)
         read = time.perf_counter()
-        _replace_read_model(facts)
+        refuse_while_the_worker_runs(settings)  # started while we read: it would fold on top of our model
+        replace_read_model(facts)
         consumer.commit({tp: OffsetAndMetadata(ends[tp], None, -1) for tp in partitions})
     finally:
         consumer.close(autocommit=False)
@@ -133,18 +110,45 @@ def rebuild(settings, progress=None) -> dict:
             "read_seconds": round(read - started, 2), "events_per_second": round(count / max(done - started, 1e-9))}
 
 
-def _replace_read_model(facts: Facts) -> None:
+class WorkerRunning(RuntimeError):
+    """The rebuild found the observatory's worker running; nothing was changed."""
+
+
+def refuse_while_the_worker_runs(settings) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        group = admin.describe_groups([settings.consumer_group]).get(settings.consumer_group) or {}
+    finally:
+        admin.close()
+    if group.get("members"):
+        raise WorkerRunning(
+            f"Le worker de l'observatoire tourne ({len(group['members'])} consommateur(s) dans le groupe "
+            f"« {settings.consumer_group} ») : arrêtez-le, puis relancez la reconstruction ; "
+            f"rien n'a été modifié. "
+            f"(The observatory worker is running: stop it, then rebuild again; nothing was changed.)")
+
+
+def replace_read_model(facts: Facts) -> None:
     for document in READ_MODEL:
         collection(document).delete_many({})
     collection(ProcessedEvent).delete_many({})  # the group goes on from the rebuild's end: nothing before counts
     for kind, document in FACT_DOCUMENTS.items():
         _insert(document, list(getattr(facts, kind).values()))
-    _insert(Cell, domain.cells_of(facts.lines.values(), facts.people))
+    _insert(LotLines, _lot_lines(facts.lines.values()), 20)
+    snapshot.new_epoch()
 
 
-def _insert(document, docs: list[dict]) -> None:
-    for start in range(0, len(docs), 10 * _CHUNK):
-        collection(document).insert_many(docs[start:start + 10 * _CHUNK], ordered=False)
+def _lot_lines(lines) -> list[dict]:
+    by_lot = defaultdict(list)
+    for line in lines:
+        by_lot[line["lot_id"]].append(line)
+    return [encode_lines(lot_id, sorted(lot_lines, key=lambda line: line["_id"]))
+            for lot_id, lot_lines in by_lot.items()]
+
+
+def _insert(document, docs: list[dict], chunk: int = 10 * _CHUNK) -> None:
+    for start in range(0, len(docs), chunk):
+        collection(document).insert_many(docs[start:start + chunk], ordered=False)
 
 
 # --- scope: what a caller may count -----------------------------------------------------------------------
@@ -156,27 +160,15 @@ class Scope:
         territories = set(current_region().territories) if principal is None else set(principal.territories)
         if territory:
             territories &= {territory}
-        self.markets = {m["_id"]: m for m in collection(MarketFact).find()
+        self.snapshot = snapshot.current()
+        self.markets = {m["_id"]: m for m in self.snapshot.markets.values()
                         if set(m.get("territories") or ()) & territories
                         and (principal is None or principal.role != "buyer" or m.get("buyer_id") == principal.buyer_id)
                         and (market_id is None or m["_id"] == market_id)}
-        self.lots = {lot["_id"]: lot for lot in collection(LotFact).find() if lot.get("market_id") in self.markets}
-        self.all_lots = len(self.lots) == collection(LotFact).estimated_document_count()
-
-    def cells(self) -> list[dict]:
-        projection = {"people": 1, "realised": 1, "declared": 1, **{name: 1 for name in domain.CELL_KEY}}
-        if self.all_lots:
-            return list(collection(Cell).find({}, projection))
-        return _find_by(Cell, "lot_id", self.lots, projection)
+        self.lots = {lot["_id"]: lot for lot in self.snapshot.lots.values() if lot.get("market_id") in self.markets}
 
     def lines(self) -> list[dict]:
-        return _find_by(LineFact, "lot_id", self.lots)
-
-
-def _find_by(document, name: str, values, projection=None) -> list[dict]:
-    values = list(values)
-    return [doc for start in range(0, len(values), _CHUNK)
-            for doc in collection(document).find({name: {"$in": values[start:start + _CHUNK]}}, projection)]
+        return [line for doc in find_ids(LotLines, self.lots) for line in decode_lines(doc)]
 
 
 def _overlaps(lot: dict, months: tuple[str, str] | None) -> bool:
@@ -189,8 +181,9 @@ def _overlaps(lot: dict, months: tuple[str, str] | None) -> bool:
 def statistics(scope: Scope, dimensions: list[str], months: tuple[str, str] | None, threshold: int) -> dict:
     """Hours required, realised and declared, participants and outcomes by up to two dimensions, with the
     margins; every count of people below the threshold hidden, and whatever would give it back."""
-    groups = domain.tabulate(scope.cells(), scope.lots, scope.markets, dimensions, months,
-                             [lot for lot in scope.lots.values() if _overlaps(lot, months)])
+    groups = scope.snapshot.tabulate(scope.lots, dimensions, months)
+    domain.add_required(groups, [lot for lot in scope.lots.values() if _overlaps(lot, months)], scope.markets,
+                        dimensions)
     if not groups:
         groups[tuple(TOTAL for _ in dimensions)] = domain.Group()
     hidden = domain.suppression({key: domain.participants(g) for key, g in groups.items()}, threshold)

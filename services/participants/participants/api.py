@@ -74,7 +74,7 @@ class ParticipantById(MethodView):
     @blp.response(200, ParticipantSchema)
     @blp.alt_response(410, description="The participant's personal data were erased")
     def get(self, participant_id):
-        """Read a participant, with their eligibility, path and exit (logged in the access log)"""
+        """Read a participant, with their eligibility and its history, path and exit (logged in the access log)"""
         with _problems():
             return handlers.read(_participant_or_404(participant_id), current_principal())
 
@@ -102,11 +102,12 @@ class ParticipantEligibility(MethodView):
     @blp.arguments(EligibilityRequestSchema)
     @blp.response(201, ParticipantSchema)
     def post(self, data, participant_id):
-        """Grant eligibility on recorded evidence; opens the counting window (territory setting) from entry"""
+        """Grant (or renew) eligibility on recorded evidence, dated no earlier than the territory's evidence
+        validity before entry; opens the counting window (territory setting) from entry; kept in the history"""
         participant = _participant_or_404(participant_id)
-        window = handlers.territory_settings(participant.territory)["counting_window_months"]
+        settings = handlers.territory_settings(participant.territory)
         with _problems():
-            return handlers.grant_eligibility(participant.id, data, current_principal(), window)
+            return handlers.grant_eligibility(participant.id, data, current_principal(), settings)
 
 
 @blp.route("/participants/<participant_id>/eligibility/revoke")
@@ -231,9 +232,9 @@ class ParticipantImport(MethodView):
                               errors={"territory": ["Champ obligatoire."]})
             territory = next(iter(principal.territories))
         require_territory([territory], "ces participants")
-        window = handlers.territory_settings(territory)["counting_window_months"]
         try:
-            report = importing.import_file(files["file"], territory, query["mode"], principal, window,
+            report = importing.import_file(files["file"], territory, query["mode"], principal,
+                                           handlers.territory_settings(territory),
                                            current_app.extensions["settings"].extra["import_max_rows"])
         except importing.UnreadableFile as exc:
             raise problem(422, str(exc), rule=exc.rule) from None

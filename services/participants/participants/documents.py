@@ -27,7 +27,8 @@ _env.filters["fr_date"] = _french_date
 _env.globals.update(
     criteria=domain.CRITERIA_LABELS_FR, outcomes=domain.OUTCOME_LABELS_FR,
     contract_types=domain.CONTRACT_TYPE_LABELS_FR, sexes=domain.SEX_LABELS_FR,
-    statuses=domain.STATUS_LABELS_FR, age_bands=domain.AGE_BAND_LABELS_FR, actions=ACTION_LABELS_FR)
+    statuses=domain.STATUS_LABELS_FR, age_bands=domain.AGE_BAND_LABELS_FR, actions=ACTION_LABELS_FR,
+    decisions=domain.DECISION_LABELS_FR)
 
 
 def render_export(exported: dict) -> str:

@@ -53,6 +53,16 @@ CONTRACT_TYPE_LABELS_FR = {
 }
 CONTRACT_TYPES = tuple(CONTRACT_TYPE_LABELS_FR)
 WINDOW_ENDING_NOTICE_DAYS = 30  # "window ending soon" is published this many days before its last day
+# Evidence older than this many months on the entry date is refused (territory setting): the validity the
+# State's inclusion platform gives an eligibility diagnosis.
+EVIDENCE_MAX_AGE_MONTHS = 6
+
+# Every eligibility decision is kept, in order: a grant (the first), a renewal (a later grant), a
+# revocation, or the end of a counting window.
+GRANTED, RENEWED, DECISION_REVOKED, DECISION_ENDED = "granted", "renewed", "revoked", "ended"
+DECISION_LABELS_FR = {GRANTED: "éligibilité validée", RENEWED: "éligibilité renouvelée",
+                      DECISION_REVOKED: "éligibilité révoquée", DECISION_ENDED: "fenêtre de comptage close"}
+DECISION_KINDS = tuple(DECISION_LABELS_FR)
 
 
 class DomainError(Exception):
@@ -78,6 +88,7 @@ class Criterion:
     months: int | None = None
     reason: str | None = None
     evidenced: bool = True  # a piece of evidence was recorded for it (its own or the shared one)
+    evidence_date: date | None = None  # the date of that evidence
 
 
 def age_on(birth_date: date, on: date) -> int:
@@ -134,8 +145,19 @@ def check_criterion(criterion: Criterion, birth_date: date, eligible_from: date)
         _refuse(code, f"la personne a {age} ans à la date d'entrée ; elle doit avoir moins de {YOUTH_AGE} ans.")
 
 
+def check_evidence_age(criterion: Criterion, eligible_from: date, max_age_months: int) -> None:
+    """Evidence dated more than ``max_age_months`` before entry no longer proves the situation on entry."""
+    oldest = eligible_from - relativedelta(months=max_age_months)
+    if criterion.evidence_date is not None and criterion.evidence_date < oldest:
+        _refuse_with("evidence_too_old", criterion.code,
+                     f"le justificatif du {french_date(criterion.evidence_date)} date de plus de {max_age_months} "
+                     f"mois avant l'entrée ({french_date(eligible_from)}) ; un justificatif daté du "
+                     f"{french_date(oldest)} ou après est requis.")
+
+
 def grant(status: str, criteria: list[Criterion], birth_date: date, eligible_from: date,
-          window_months: int, exited_on: date | None = None) -> date:
+          window_months: int, exited_on: date | None = None,
+          evidence_max_age_months: int = EVIDENCE_MAX_AGE_MONTHS) -> date:
     """Check every criterion claimed for the person; returns the last counting day."""
     if status == ELIGIBLE:
         raise StatusConflict("Ce participant est déjà éligible : révoquez d'abord son éligibilité en cours.")
@@ -154,6 +176,7 @@ def grant(status: str, criteria: list[Criterion], birth_date: date, eligible_fro
         if not criterion.evidenced:
             _refuse_with("evidence_required", criterion.code,
                          "un justificatif est requis (nature, référence, date), propre au critère ou commun.")
+        check_evidence_age(criterion, eligible_from, evidence_max_age_months)
     return counting_window_end(eligible_from, window_months)
 
 

@@ -12,8 +12,8 @@ from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
 
 from . import domain
-from .store import (IDENTITY_FIELDS, AccessLogEntry, Criterion, Eligibility, Evidence, Exit, Participant,
-                    PathEntry, ParticipantSettings)
+from .store import (IDENTITY_FIELDS, AccessLogEntry, Criterion, Eligibility, EligibilityDecision, Evidence, Exit,
+                    Participant, PathEntry, ParticipantSettings)
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +79,16 @@ def territory_settings(territory: str) -> dict:
     return {"territory": territory,
             "counting_window_months": (stored and stored.counting_window_months) or defaults.counting_window_months,
             "retention_months": (stored and stored.retention_months) or defaults.retention_months,
+            "evidence_max_age_months": (stored and stored.evidence_max_age_months) or domain.EVIDENCE_MAX_AGE_MONTHS,
             "updated_by": stored.updated_by if stored else None,
             "updated_at": stored.updated_at if stored else None}
 
 
 def update_territory_settings(territory: str, data: dict, updated_by: str) -> dict:
     ParticipantSettings(id=territory, counting_window_months=data["counting_window_months"],
-                      retention_months=data["retention_months"], updated_by=updated_by, updated_at=now()).save()
+                      retention_months=data["retention_months"],
+                      evidence_max_age_months=data.get("evidence_max_age_months"), updated_by=updated_by,
+                      updated_at=now()).save()
     log.info("territory settings updated", extra={"territory": territory})
     return territory_settings(territory)
 
@@ -171,32 +174,61 @@ def _criterion(stored: Criterion) -> domain.Criterion:
     return domain.Criterion(stored.code, stored.benefit, stored.months, stored.reason)
 
 
-def apply_grant(participant: Participant, data: dict, validated_by: str, window_months: int) -> None:
-    """Check the criteria on the entry date, open the counting window and record the event."""
+def claimed_criteria(data: dict) -> list[domain.Criterion]:
+    """The criteria of an eligibility request, each with the date of its evidence (its own or the shared one)."""
     shared = data.get("evidence")
-    criteria = [domain.Criterion(c["code"], c.get("benefit"), c.get("months"), c.get("reason"),
-                                 evidenced=bool(c.get("evidence") or shared)) for c in data["criteria"]]
+    return [domain.Criterion(c["code"], c.get("benefit"), c.get("months"), c.get("reason"),
+                             evidenced=bool(evidence := c.get("evidence") or shared),
+                             evidence_date=evidence["date"] if evidence else None) for c in data["criteria"]]
+
+
+def _decide(participant: Participant, kind: str, effective_on: date, eligibility: Eligibility, by: str,
+            reason: str | None = None, with_evidence: bool = False) -> EligibilityDecision:
+    """Append a decision to the participant's eligibility history (never rewritten)."""
+    at = now()  # as the store gives it back: to the millisecond
+    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+    decision = EligibilityDecision(
+        kind=kind, effective_on=effective_on, eligible_from=eligibility.eligible_from,
+        eligible_until=eligibility.eligible_until, decided_by=by, decided_at=at, reason=reason,
+        criteria=list(eligibility.criteria) if with_evidence else [],
+        evidence=eligibility.evidence if with_evidence else None)
+    participant.eligibility_history = list(participant.eligibility_history or []) + [decision]
+    return decision
+
+
+def apply_grant(participant: Participant, data: dict, validated_by: str, window_months: int,
+                evidence_max_age_months: int = domain.EVIDENCE_MAX_AGE_MONTHS) -> None:
+    """Check the criteria and their evidence on the entry date, open the counting window, keep the decision
+    in the history and record the event."""
+    shared = data.get("evidence")
+    criteria = claimed_criteria(data)
     eligible_until = domain.grant(participant.status, criteria, participant.birth_date, data["eligible_from"],
-                                  window_months, participant.exited_on)
+                                  window_months, participant.exited_on, evidence_max_age_months)
+    kind = domain.RENEWED if participant.eligibility_history or participant.eligibility else domain.GRANTED
     participant.status = domain.ELIGIBLE
     participant.eligibility = Eligibility(
         criteria=[Criterion(**{**c, "evidence": Evidence(**c["evidence"]) if c.get("evidence") else None})
                   for c in data["criteria"]],
         evidence=Evidence(**shared) if shared else None, eligible_from=data["eligible_from"],
         eligible_until=eligible_until, validated_by=validated_by)
+    decision = _decide(participant, kind, data["eligible_from"], participant.eligibility, validated_by,
+                       data.get("reason"), with_evidence=True)
+    participant.eligibility.decision_id = decision.id
     participant.categories = [c.code for c in criteria]
     participant.age_band = domain.age_band(participant.birth_date, data["eligible_from"])
     participant.window_notice_due = domain.first_window_notice_due(eligible_until)
     participant.record(_event("eligibility.granted", participant, {
         "categories": [c.code for c in criteria], "eligible_from": data["eligible_from"].isoformat(),
-        "eligible_until": eligible_until.isoformat(), "age_band": participant.age_band}))
+        "eligible_until": eligible_until.isoformat(), "age_band": participant.age_band,
+        "eligibility_id": decision.id, "decision": kind}))
 
 
 @retry_on_conflict
-def grant_eligibility(participant_id: str, data: dict, actor: Principal, window_months: int) -> Participant:
-    """Grant eligibility on recorded evidence (raises domain errors)."""
+def grant_eligibility(participant_id: str, data: dict, actor: Principal, settings: dict) -> Participant:
+    """Grant (or renew) eligibility on recorded evidence, under the territory's settings (raises domain errors)."""
     participant = _load(participant_id)
-    apply_grant(participant, data, actor.subject, window_months)
+    apply_grant(participant, data, actor.subject, settings["counting_window_months"],
+                settings["evidence_max_age_months"])
     participant.commit()
     log_access(participant, actor, "grant")
     log.info("eligibility granted", extra={"participant_id": participant.id})
@@ -211,7 +243,9 @@ def revoke_eligibility(participant_id: str, reason: str, revoked_on: date, actor
     participant.status = domain.REVOKED
     participant.eligibility = _eligibility_with(current, revoked_on=revoked_on, revocation_reason=reason)
     participant.window_notice_due = None
-    participant.record(_event("eligibility.revoked", participant, {"revoked_on": revoked_on.isoformat()}))
+    _decide(participant, domain.DECISION_REVOKED, revoked_on, current, actor.subject, reason)
+    participant.record(_event("eligibility.revoked", participant, {
+        "revoked_on": revoked_on.isoformat(), "eligibility_id": current.decision_id}))
     participant.commit()
     log_access(participant, actor, "revoke")
     log.info("eligibility revoked", extra={"participant_id": participant.id})
@@ -238,8 +272,10 @@ def _check_window(participant_id: str, today: date, actor: Principal) -> str | N
     elif notice == domain.WINDOW_ENDED:
         participant.status = domain.ENDED
         participant.eligibility = _eligibility_with(current, ended_notice_sent=True)
+        _decide(participant, domain.DECISION_ENDED, current.eligible_until, current, actor.subject,
+                "fin de la fenêtre de comptage")
         participant.record(_event("eligibility.window_ended", participant, {
-            "eligible_until": current.eligible_until.isoformat()}))
+            "eligible_until": current.eligible_until.isoformat(), "eligibility_id": current.decision_id}))
     participant.commit()
     if notice:
         log_access(participant, actor, "window_notice")
@@ -329,6 +365,7 @@ def erase(participant_id: str, actor: Principal, reason: str = "request", today:
                  "registered_on", "window_notice_due"):
         setattr(participant, name, None)
     participant.path = []
+    participant.eligibility_history = []  # its evidence references and reasons are personal data
     participant.status = domain.ERASED
     participant.erased_on = today or date.today()
     participant.erasure_reason = reason

@@ -233,31 +233,31 @@ def _eligibility_data(values: dict) -> tuple[dict | None, dict]:
     return (None if errors else loaded), errors
 
 
-def validate_row(values: dict, territory: str, window_months: int) -> tuple[dict | None, dict | None, dict]:
+def validate_row(values: dict, territory: str, window_months: int,
+                 evidence_max_age_months: int = domain.EVIDENCE_MAX_AGE_MONTHS) -> tuple[dict | None, dict | None, dict]:
     """(participant data, eligibility data or None, errors by column) for one row of the file."""
     participant, errors = _participant_data(values, territory)
     eligibility, eligibility_errors = _eligibility_data(values)
     errors.update(eligibility_errors)
     if participant and eligibility:
-        criteria = [domain.Criterion(c["code"], c.get("benefit"), c.get("months"), c.get("reason"))
-                    for c in eligibility["criteria"]]
         try:
-            domain.grant(domain.REGISTERED, criteria, participant["birth_date"], eligibility["eligible_from"],
-                         window_months)
+            domain.grant(domain.REGISTERED, handlers.claimed_criteria(eligibility), participant["birth_date"],
+                         eligibility["eligible_from"], window_months, evidence_max_age_months=evidence_max_age_months)
         except domain.RuleBroken as exc:
             errors.setdefault(HEADERS["criteria"], []).append(str(exc))
     return participant, eligibility, errors
 
 
 # --- importing --------------------------------------------------------------------------------
-def import_file(upload, territory: str, mode: str, actor, window_months: int, max_rows: int = MAX_ROWS,
+def import_file(upload, territory: str, mode: str, actor, settings: dict, max_rows: int = MAX_ROWS,
                 today: date | None = None) -> dict:
     """Validate every row, then create the valid ones (valid_only) or all of them only if all are valid."""
     today = today or date.today()
+    window_months, evidence_max_age_months = settings["counting_window_months"], settings["evidence_max_age_months"]
     rows, ignored = read_participants(upload.stream, max_rows)
     report, accepted, seen = [], [], {}
     for number, values in rows:
-        participant, eligibility, errors = validate_row(values, territory, window_months)
+        participant, eligibility, errors = validate_row(values, territory, window_months, evidence_max_age_months)
         line = {"row": number, "status": "invalid", "participant_id": None, "errors": errors}
         if participant and not errors:
             key = domain.lookalike_key(participant["first_name"], participant["last_name"],
@@ -280,7 +280,7 @@ def import_file(upload, territory: str, mode: str, actor, window_months: int, ma
     rejected = len(report) - len(accepted)
     if mode == "valid_only" or not rejected:
         for line, participant, eligibility in accepted:
-            line["participant_id"] = _create(participant, eligibility, actor, window_months, today).id
+            line["participant_id"] = _create(participant, eligibility, actor, settings, today).id
             line["status"] = "created"
     created = sum(1 for line in report if line["status"] == "created")
     log.info("participants imported", extra={"territory": territory, "mode": mode, "rows": len(report),
@@ -289,12 +289,13 @@ def import_file(upload, territory: str, mode: str, actor, window_months: int, ma
             "rejected": rejected, "ignored_columns": ignored, "rows": report}
 
 
-def _create(data: dict, eligibility: dict | None, actor, window_months: int, today: date):
+def _create(data: dict, eligibility: dict | None, actor, settings: dict, today: date):
     """One participant, registered and (when the row says so) made eligible, in one document write."""
     participant = handlers.new_participant(data, actor, today)
     handlers.record_registration(participant, today, [c["code"] for c in (eligibility or {}).get("criteria", [])])
     if eligibility:
-        handlers.apply_grant(participant, eligibility, actor.subject, window_months)
+        handlers.apply_grant(participant, eligibility, actor.subject, settings["counting_window_months"],
+                             settings["evidence_max_age_months"])
     participant.commit()
     handlers.log_access(participant, actor, "import")
     return participant

@@ -9,7 +9,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from plumbing.validation import EARLIEST_BIRTH, Day, Siret, Territory, text
 
-from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, OUTCOMES, SEXES, STATUSES
+from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, DECISION_KINDS, DECISION_LABELS_FR, OUTCOMES, SEXES, STATUSES
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
@@ -78,6 +78,7 @@ class EligibilityRequestSchema(ma.Schema):
     evidence = fields.Nested(EvidenceSchema, metadata={
         "description": "evidence shared by every criterion without its own (each criterion needs one)"})
     eligible_from = Day(required=True, metadata={"description": "entry date in the clause"})
+    reason = _text(2000, metadata={"description": "why the eligibility is granted or renewed (kept in the history)"})
 
 
 class RevocationSchema(ma.Schema):
@@ -95,6 +96,20 @@ class EligibilitySchema(ma.Schema):
     revocation_reason = fields.String(allow_none=True)
 
 
+class EligibilityDecisionSchema(ma.Schema):
+    id = fields.String()
+    kind = fields.String(validate=validate.OneOf(DECISION_KINDS), metadata={"description": ", ".join(DECISION_KINDS)})
+    kind_label = fields.Function(lambda d: DECISION_LABELS_FR[d.kind], metadata={"description": "in French"})
+    effective_on = fields.Date(metadata={"description": "entry (grant, renewal), revocation day or window's last day"})
+    eligible_from = fields.Date()
+    eligible_until = fields.Date(metadata={"description": "last counting day as planned, inclusive"})
+    criteria = fields.List(fields.Nested(CriterionSchema), metadata={"description": "grant and renewal only"})
+    evidence = fields.Nested(EvidenceSchema, allow_none=True)
+    decided_by = fields.String()
+    decided_at = fields.DateTime()
+    reason = fields.String(allow_none=True)
+
+
 class ParticipantSchema(ma.Schema):
     id = fields.String()
     territory = fields.String()
@@ -108,6 +123,8 @@ class ParticipantSchema(ma.Schema):
     phone = fields.String(allow_none=True)
     status = fields.String(validate=validate.OneOf(STATUSES))
     eligibility = fields.Nested(EligibilitySchema, allow_none=True)
+    eligibility_history = fields.List(fields.Nested(EligibilityDecisionSchema), metadata={
+        "description": "every eligibility decision, oldest first: which one was in force on any day"})
     path = fields.List(fields.Nested(lambda: PathEntrySchema()))
     exit = fields.Nested(lambda: ExitSchema(), allow_none=True)
     registered_by = fields.String(allow_none=True)
@@ -191,6 +208,9 @@ class TerritorySettingsSchema(ma.Schema):
     retention_months = fields.Integer(required=True, validate=validate.Range(
         min=1, max=240, error="Durée de conservation attendue en mois, de 1 à 240."), metadata={
         "description": "months after their exit during which a participant's identity is kept"})
+    evidence_max_age_months = fields.Integer(load_default=None, validate=validate.Range(
+        min=1, max=60, error="Ancienneté maximale des justificatifs attendue en mois, de 1 à 60."), metadata={
+        "description": "evidence dated more than this many months before entry is refused (default 6)"})
     updated_by = fields.String(dump_only=True, allow_none=True)
     updated_at = fields.DateTime(dump_only=True, allow_none=True)
 

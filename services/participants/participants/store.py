@@ -7,7 +7,7 @@ import uuid
 import mongoengine as me
 from plumbing.outbox import OutboxDocument
 
-from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, OUTCOMES, REGISTERED, SEXES, STATUSES
+from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, DECISION_KINDS, OUTCOMES, REGISTERED, SEXES, STATUSES
 
 
 def new_id() -> str:
@@ -32,6 +32,7 @@ class Criterion(me.EmbeddedDocument):
 
 
 class Eligibility(me.EmbeddedDocument):
+    decision_id = me.StringField()  # the grant or renewal in the history (absent before the history was kept)
     criteria = me.EmbeddedDocumentListField(Criterion, required=True)
     evidence = me.EmbeddedDocumentField(Evidence)  # shared by the criteria without their own
     eligible_from = me.DateField(required=True)
@@ -41,6 +42,21 @@ class Eligibility(me.EmbeddedDocument):
     revocation_reason = me.StringField()
     ending_notice_sent = me.BooleanField(default=False)
     ended_notice_sent = me.BooleanField(default=False)
+
+
+class EligibilityDecision(me.EmbeddedDocument):
+    """One decision of the eligibility history, never rewritten: a grant or renewal (with its criteria and
+    evidence), a revocation, or the end of the counting window."""
+    id = me.StringField(required=True, default=new_id)
+    kind = me.StringField(required=True, choices=DECISION_KINDS)
+    effective_on = me.DateField(required=True)  # entry, revocation day, or the window's last day
+    eligible_from = me.DateField(required=True)  # of the eligibility the decision is about
+    eligible_until = me.DateField(required=True)  # its last counting day as planned
+    criteria = me.EmbeddedDocumentListField(Criterion)
+    evidence = me.EmbeddedDocumentField(Evidence)
+    decided_by = me.StringField(required=True)
+    decided_at = me.DateTimeField(required=True)
+    reason = me.StringField()
 
 
 class PathEntry(me.EmbeddedDocument):
@@ -85,6 +101,7 @@ class Participant(OutboxDocument):
     # follow-up
     status = me.StringField(default=REGISTERED, choices=STATUSES)
     eligibility = me.EmbeddedDocumentField(Eligibility)  # the current or last one
+    eligibility_history = me.EmbeddedDocumentListField(EligibilityDecision)  # oldest first
     window_notice_due = me.DateField()  # next day the scheduled window check has something to say
     path = me.EmbeddedDocumentListField(PathEntry)
     exit = me.EmbeddedDocumentField(Exit)
@@ -115,6 +132,7 @@ class ParticipantSettings(me.Document):
     id = me.StringField(primary_key=True)  # the territory
     counting_window_months = me.IntField(min_value=1, max_value=120)
     retention_months = me.IntField(min_value=1, max_value=240)
+    evidence_max_age_months = me.IntField(min_value=1, max_value=60)
     updated_by = me.StringField()
     updated_at = me.DateTimeField()
     meta = {"collection": "territory_settings"}
