@@ -5,9 +5,11 @@
 The run command seeds the region with ``seed()``; the end-to-end tests drive ``Slice``.
 """
 import argparse
+import os
+import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import requests
 from plumbing.auth import issue_token
@@ -327,8 +329,93 @@ def run_eligibility_history_story(platform: Platform, out=print) -> dict:
             "march": march}
 
 
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def remind_declarations(platform: Platform, today: date) -> str:
+    """The hours service's daily command (the run command's scheduler plays it), run as on ``today``; the
+    operator's equivalent is ``deploy/local/manage.sh hours remind-declarations --today <date>``."""
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "hours.wsgi", "remind-declarations",
+                           "--today", today.isoformat()], env={**os.environ, **platform.config.service_env("hours")},
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"remind-declarations --today {today} -> {done.returncode}: {done.stdout}{done.stderr}")
+    return done.stdout.strip()
+
+
+def run_reporting_story(platform: Platform, out=print) -> dict:
+    """A company declares two months without hours, forgets the third: reminded at its due date, reminded
+    again with the facilitators alerted a few days later; the calendar shows each month's state."""
+    s = Slice(platform)
+    m0 = (date.today() - timedelta(days=300)).replace(day=1)  # the e2e test's calendar
+    m1, m2 = next_month(m0), next_month(next_month(m0))
+    lot = s.create_lot(market=s.create_market(start_date=m0.isoformat(),
+                                              end_date=(date.today() + timedelta(days=65)).isoformat()))
+    api_key = s.award(lot)
+    reasons = {m0: "Préparation du chantier, aucun recrutement", m1: "Chantier à l'arrêt (intempéries)"}
+    for month, reason in reasons.items():
+        poll(lambda: platform.http.post(f"{platform.config.url('hours')}/api/v1/declarations/no-hours",
+                                        headers=api_key, json={"lot_id": lot["id"], "month": f"{month:%Y-%m}",
+                                                               "reason": reason}, timeout=30).status_code == 201,
+             60, "the hours service to learn the lot")
+    out(f"1. Lot {lot['id']} : l'entreprise déclare {m0:%m/%Y} et {m1:%m/%Y} sans heures, avec leur motif ; "
+        f"{m2:%m/%Y} reste sans déclaration.")
+    due = next_month(m2).replace(day=10)
+    for day in (due + timedelta(days=1), due + timedelta(days=5)):
+        out(f"2. remind-declarations --today {day} (deploy/local/manage.sh hours …) : "
+            f"{remind_declarations(platform, day)}")
+    calendar = platform.call("GET", "hours", f"/api/v1/contractors/{DEMO_CONTRACTOR[0]}/reporting", s.facilitator)
+    months = next(x for x in calendar["lots"] if x["lot_id"] == lot["id"])["months"]
+    out(f"3. Calendrier GET /api/v1/contractors/{DEMO_CONTRACTOR[0]}/reporting : " + ", ".join(
+        f"{m['month']} {m['state']}" for m in months if m["month"] <= f"{m2:%Y-%m}") + ".")
+    return {"lot": lot, "months": months}
+
+
+def run_bulk_validation_story(platform: Platform, out=print) -> dict:
+    """Forty lines waiting for a facilitator, validated at once: the lot goes from behind to on track in a
+    single status change (one alert, not forty)."""
+    s = Slice(platform)
+    both = platform.token("facilitator", CARCASSONNE, NARBONNE, subject="claire.martin")
+    today = date.today()
+    start, end = today - timedelta(days=150), today + timedelta(days=30)  # 100 hours, 83 expected today
+    lot = s.create_lot(amount_excl_vat=120_000, market=s.create_market(start_date=start.isoformat(),
+                                                                        end_date=end.isoformat()))
+    api_key = s.award(lot)
+    participant_id = s.eligible_participant(first_name="Inès", last_name="Lot", eligible_from=start.replace(
+        day=1).isoformat())
+    months = [next_month(start)]
+    while len(months) < 4:
+        months.append(next_month(months[-1]))
+    lines = [{"lot_id": lot["id"], "participant_id": participant_id, "hours": 2, "mode": "direct_hire",
+              "start_date": m.replace(day=day).isoformat(), "end_date": m.replace(day=day + 1).isoformat()}
+             for m in months for day in range(1, 21, 2)]
+    settings = f"/api/v1/declarations/territory-settings/{NARBONNE}"  # the lot's associated territory
+    platform.call("PUT", "hours", settings, both, {"auto_validation": False})  # its lines wait for a facilitator
+    try:
+        time.sleep(READ_CACHE_SECONDS)
+        poll(lambda: platform.http.post(f"{platform.config.url('hours')}/api/v1/declarations/batch", headers=api_key,
+                                        json={"lines": lines, "all_or_nothing": True}, timeout=60).status_code == 200,
+             60, "the hours service to learn the lot and the participant")
+    finally:
+        platform.call("PUT", "hours", settings, both, {"auto_validation": True})  # as the seed left it
+    poll(lambda: s.lot(lot["id"])["progress"]["status"] == "behind", 60, "the lot behind")
+    out(f"1. Lot {lot['id']} : {len(lines)} lignes de 2 heures en attente de validation, le lot est en retard.")
+    submitted = platform.call("GET", "hours", f"/api/v1/declarations?status=submitted&lot_id={lot['id']}"
+                                              "&page_size=100", both)
+    validated = platform.call("POST", "hours", "/api/v1/declarations/validate", both,
+                              {"ids": [line["id"] for line in submitted]})
+    poll(lambda: s.lot(lot["id"])["progress"]["status"] == "on_track", 60, "the lot on track")
+    kinds = poll(lambda: "back_on_track" in (k := [a["kind"] for a in s.alerts(CARCASSONNE, lot["id"])]) and k,
+                 60, "the 'back on track' alert")
+    out(f"2. Validation groupée de {validated['validated']} lignes : le lot revient dans la trajectoire en un "
+        f"seul changement de statut (alertes du lot : {', '.join(kinds)}).")
+    return {"lot": lot, "validated": validated, "alerts": kinds}
+
+
 def run_followup_stories(platform: Platform, out=print) -> dict:
-    return {"exit": run_exit_story(platform, out), "eligibility": run_eligibility_history_story(platform, out)}
+    return {"exit": run_exit_story(platform, out), "eligibility": run_eligibility_history_story(platform, out),
+            "reporting": run_reporting_story(platform, out), "bulk": run_bulk_validation_story(platform, out)}
 
 
 def main() -> None:

@@ -25,6 +25,10 @@ def test_the_run_command_starts_everything_and_its_example_makes_an_alert_appear
     try:
         run.wait_for("tourne en local")
         printed = run.output
+        # the seed played the follow-up stories, each saying what happened in French
+        for said in ("sans heures, avec leur motif", "Relances envoyées : ", "missing",
+                     "Validation groupée de 40 lignes", "back_on_track"):
+            assert said in printed, printed
         example = re.search(r"^\s+(\.venv/bin/python deploy/local/demo\.py slice .*)$", printed, re.M).group(1)
         for service in SERVICES:
             assert config.url(service) in printed
