@@ -2,9 +2,6 @@
 without hours (through the API and the upload), is reminded twice of the missing one, then the facilitators
 are alerted; one bulk validation of 40 lines mails each facilitator once at most."""
 import email
-import os
-import subprocess
-import sys
 import time
 from datetime import date, timedelta
 from email import policy
@@ -12,7 +9,8 @@ from email import policy
 import pytest
 
 from conftest import QUIET_PERIOD_S
-from demo import CARCASSONNE, DEMO_CONTRACTOR, DEMO_CONTRACTOR_CONTACT, DEMO_FACILITATORS, NARBONNE, Slice
+from demo import (CARCASSONNE, DEMO_CONTRACTOR, DEMO_CONTRACTOR_CONTACT, DEMO_FACILITATORS, NARBONNE, Slice,
+                  next_month, remind_declarations)
 from support import events_of, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -31,19 +29,6 @@ def mails(config, to: str | None = None, about: str = "") -> list:
 
 def text_of(message) -> str:
     return message.get_body(("plain",)).get_content()
-
-
-def remind_declarations(platform, today: date) -> str:
-    """The hours service's daily command, run as the scheduler would, as on ``today``."""
-    env = {**os.environ, **platform.config.service_env("hours")}
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "hours.wsgi", "remind-declarations",
-                           "--today", today.isoformat()], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def when_known(attempt, what: str):
