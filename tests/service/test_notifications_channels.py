@@ -50,7 +50,8 @@ def app(service_env, mail):
                 SMTP_FROM="alertes@clauses-sociales.example", NOTIFICATIONS_PUBLIC_URL=PUBLIC_URL,
                 NOTIFICATIONS_RETRY_BASE_S="0.2", NOTIFICATIONS_RETRY_MAX_S="0.8",
                 NOTIFICATIONS_DELIVERY_INTERVAL_S="0.1", NOTIFICATIONS_WEBHOOK_TIMEOUT_S="2",
-                NOTIFICATIONS_NO_DECLARATION_DAYS="30", NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
+                NOTIFICATIONS_NO_DECLARATION_DAYS="30", NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+                NOTIFICATIONS_QUIET_PERIOD_S="0")  # channels, not calm alerts (test_calm_alerts_and_reminders.py)
     from notifications.app import create_app
     return create_app()
 
@@ -225,7 +226,7 @@ def strict(service_env, mail):
     """The same service and database with no allow-list: webhooks reach public addresses only."""
     service_env("notifications", SMTP_HOST="127.0.0.1", SMTP_PORT=str(mail.port), NOTIFICATIONS_RETRY_BASE_S="0.2",
                 NOTIFICATIONS_RETRY_MAX_S="0.8", NOTIFICATIONS_WEBHOOK_TIMEOUT_S="2",
-                NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS="")
+                NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS="", NOTIFICATIONS_QUIET_PERIOD_S="0")
     from notifications.app import create_app
     return create_app()
 
