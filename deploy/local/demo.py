@@ -321,6 +321,7 @@ def run_eligibility_history_story(platform: Platform, out=print) -> dict:
         f"{d['kind_label']} le {d['effective_on']}" for d in history) + ".")
     june = poll(lambda: "id" in (r := s.attempt(api_key, lot["id"], participant_id, "2026-06")) and r,
                 60, "the hours service to learn the renewal")
+    time.sleep(READ_CACHE_SECONDS)  # every web worker's cache now holds the revocation and the renewal
     february = s.attempt(api_key, lot["id"], participant_id, "2026-02")
     march = s.attempt(api_key, lot["id"], participant_id, "2026-03")
     out("2. Février compte sous la première décision, juin sous le renouvellement ; mars est refusé : "
