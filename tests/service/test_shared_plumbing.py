@@ -12,7 +12,7 @@ from plumbing.outbox import ConcurrentUpdate, OutboxDocument, relay_once, retry_
 
 from support import create_topic, events_of, read_topic, wait_until
 
-SERVICES = ("markets", "participants", "hours", "notifications")
+SERVICES = ("markets", "participants", "hours", "notifications", "observatory")
 
 
 class Folder(OutboxDocument):
@@ -150,6 +150,9 @@ def test_every_service_is_ready_documents_every_operation_and_its_callers(servic
     operations = [op for path in spec["paths"].values() for op in path.values() if isinstance(op, dict)]
     assert operations
     for operation in operations:
+        if operation.get("x-public"):  # anyone, without signing in: documented as needing no credentials
+            assert operation["security"] == [] and "401" not in operation["responses"], operation
+            continue
         assert operation["x-allowed-roles"], operation
         assert "401" in operation["responses"] or operation["security"], operation
     page = client.get(f"/docs/{service}/")
@@ -176,6 +179,11 @@ def test_the_cli_issues_development_tokens(service_env):
     assert result.exit_code == 0, result.output
     principal = TokenVerifier(app.extensions["settings"]).verify(result.output.strip())
     assert principal.territories == {"aude-departement", "aude-grand-narbonne"}
+    staff = app.test_cli_runner().invoke(args=["dev-token", "--role", "contractor", "--territory", "aude-departement",
+                                               "--siret", "73282932000074"])
+    assert TokenVerifier(app.extensions["settings"]).verify(staff.output.strip()).siret == "73282932000074"
+    no_siret = app.test_cli_runner().invoke(args=["dev-token", "--role", "contractor", "--territory", "aude-departement"])
+    assert no_siret.exit_code != 0 and "--siret" in no_siret.output
 
 
 def test_the_cli_creates_the_topics_explicitly(service_env, infra, topic):

@@ -1,14 +1,16 @@
 """Shared plumbing: settings, event envelope, identifiers, tokens."""
+import re
 import time
 
 import jwt
+import marshmallow as ma
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from plumbing import events
 from plumbing.auth import TokenVerifier, api_key_id, api_key_matches, hash_api_key, issue_token, new_api_key
-from plumbing.settings import SettingsError, load_settings
+from plumbing.settings import ClaimNames, SettingsError, load_settings
 from plumbing.region import load_region
 from plumbing.validation import siret_valid
 
@@ -96,6 +98,32 @@ def test_an_event_survives_the_wire_and_a_non_event_is_refused_with_its_reason()
         events.decode(b"[1, 2]")
 
 
+_ENVELOPE = {"id": "e1", "type": "lot.awarded", "version": 1, "time": "2026-01-01T00:00:00+00:00",
+             "producer": "markets", "territories": ["aude-departement"], "key": "lot-1", "payload": {"lot_id": "lot-1"}}
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"version": "2"}, {"version": 2.0}, {"version": True}, {"version": 0}, {"id": "x" * 64}, {"id": "x" * 65},
+    {"id": ""}, {"id": 7}, {"type": "lot.awarded\n"}, {"type": "Lot.awarded"}, {"type": "lot"}, {"key": ""},
+    {"territories": []}, {"territories": [1]}, {"territories": "aude"}, {"payload": []}, {"payload": {}},
+    {"time": None}, {"extra": 1}, {"producer": None}])
+def test_the_quick_envelope_check_gives_the_schemas_verdict(changes):
+    """decode checks the ordinary envelope without marshmallow: whatever it is given, it must accept what the
+    schema accepts, as the schema loads it, and refuse what the schema refuses."""
+    import json
+    data = {**_ENVELOPE, **changes}
+    try:
+        expected = events._schema.load(json.loads(json.dumps(data)))
+    except ma.ValidationError:
+        with pytest.raises(ValueError, match="not an event envelope"):
+            events.decode(json.dumps(data).encode())
+    else:
+        assert events.decode(json.dumps(data).encode()) == expected
+    missing = {k: v for k, v in data.items() if k != "key"}
+    with pytest.raises(ValueError, match="not an event envelope"):
+        events.decode(json.dumps(missing).encode())
+
+
 @pytest.mark.parametrize("siret, valid", [("73282932000074", True), ("73282932000075", False),
                                           ("35600000000048", True),  # La Poste's head office: Luhn
                                           ("35600000000010", True),  # La Poste: digit sum multiple of 5
@@ -121,6 +149,7 @@ class _Settings:
     jwks_url = None
     jwt_issuer = None
     jwt_audience = None
+    claims = ClaimNames()
     region = load_region(StackConfig.region_file)
 
 
@@ -133,6 +162,16 @@ def test_a_token_gives_role_and_territories_and_a_tampered_one_is_refused():
     expired = issue_token(_Settings.jwt_secret, "claire", "facilitator", ["aude-departement"], hours=-1)
     with pytest.raises(jwt.ExpiredSignatureError):
         TokenVerifier(_Settings).verify(expired)
+
+
+def test_a_company_staff_token_carries_its_siret_and_only_a_contractor_has_one():
+    token = issue_token(_Settings.jwt_secret, "paie@btp.example", "contractor", [], siret="73282932000074")
+    principal = TokenVerifier(_Settings).verify(token)
+    assert (principal.role, principal.siret, principal.territories) == ("contractor", "73282932000074", frozenset())
+    with pytest.raises(ValueError):
+        issue_token(_Settings.jwt_secret, "paie@btp.example", "contractor", [])
+    with pytest.raises(ValueError):
+        issue_token(_Settings.jwt_secret, "claire", "facilitator", ["aude-departement"], siret="73282932000074")
 
 
 def test_production_tokens_are_verified_with_the_identity_providers_public_key():
@@ -173,3 +212,11 @@ def test_no_two_document_classes_share_a_name():
             yield from concrete(sub)
     names = [cls.__name__ for cls in concrete(me.Document) if not cls.__module__.startswith("tests")]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+def test_text_search_folds_case_and_accents_and_matches_the_start_of_words():
+    from plumbing.search import fold, word_pattern, words
+    assert fold("ÉLOÏSE Benoît") == "eloise benoit"
+    assert words("  Bénali-Roussel d'Arc (.*) ") == ["benali", "roussel", "d", "arc"]
+    pattern = re.compile(word_pattern("roussel").replace(r"[^\p{L}\p{N}]", r"[^\w]"), re.IGNORECASE)
+    assert pattern.search("Bénali-Roussel") and pattern.search("ROUSSÉL") and not pattern.search("Darroussel")

@@ -2,7 +2,8 @@
 
 Every endpoint states who may call it with ``@allow(...)``; the statement is also
 written into the OpenAPI document. Roles: facilitator, buyer, operator (JWT) and
-contractor (API key). People are scoped to the territories listed in their token.
+contractor (the company's API key, or a JWT of one of its staff carrying its SIRET).
+People are scoped to the territories listed in their token.
 """
 import hashlib
 import hmac
@@ -18,6 +19,7 @@ from flask_smorest import Blueprint
 from . import guard  # noqa: F401 - every view uses @allow: the JSON reader is installed before one is decorated
 from .problems import problem
 from .settings import Settings
+from .validation import siret_valid
 
 PERSON_ROLES = ("facilitator", "buyer", "operator")
 ROLES = PERSON_ROLES + ("contractor",)
@@ -61,32 +63,37 @@ class TokenVerifier:
             raise problem(401, "Jeton d'authentification refusé : sa durée de validité dépasse "
                                f"{s.jwt_max_lifetime_hours:g} h. Demandez un jeton plus court.",
                           rule="token_lifetime_too_long")
-        role = claims.get("role")
-        territories = claims.get("territories")
-        if role not in PERSON_ROLES or not isinstance(territories, list):
+        names = s.claims
+        role, territories = claims.get(names.role), claims.get(names.territories)
+        if role not in ROLES or not isinstance(territories, list):
             raise jwt.InvalidTokenError("role or territories claim missing")
+        siret = claims.get(names.siret)
+        if role == "contractor" and not (isinstance(siret, str) and siret_valid(siret)):
+            # a company's staff act for one company, as its API key does: without it they would act for none
+            raise jwt.InvalidTokenError("a contractor's token without a valid siret claim")
         unknown = s.region.unknown(territories)
         if unknown:  # a typo in the identity provider would otherwise open a territory of its own
             raise problem(403, "Votre jeton d'authentification cite un territoire que la plateforme ne connaît "
                                f"pas. {s.region.refusal(unknown)}")
         return Principal(subject=str(claims["sub"]), role=role, territories=frozenset(territories),
-                         buyer_id=claims.get("buyer_id"))
+                         siret=siret if role == "contractor" else None, buyer_id=claims.get(names.buyer_id))
 
 
 def issue_token(secret: str, subject: str, role: str, territories: list[str], hours: float = 12,
-                issuer: str | None = None, audience: str | None = None, buyer_id: str | None = None) -> str:
-    """A development token signed with the shared secret (production tokens come from the IdP)."""
-    if role not in PERSON_ROLES:
-        raise ValueError(f"role must be one of {', '.join(PERSON_ROLES)}")
+                issuer: str | None = None, audience: str | None = None, buyer_id: str | None = None,
+                siret: str | None = None) -> str:
+    """A development token signed with the shared secret (production tokens come from the IdP); a company's
+    staff member (role contractor) carries the company's SIRET."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "contractor") != bool(siret):
+        raise ValueError("a contractor's token, and only one, carries the company's siret")
     now = datetime.now(timezone.utc)
     claims = {"sub": subject, "role": role, "territories": territories, "iat": now,
               "exp": now + timedelta(hours=hours)}
-    if issuer:
-        claims["iss"] = issuer
-    if audience:
-        claims["aud"] = audience
-    if buyer_id:
-        claims["buyer_id"] = buyer_id
+    for name, value in (("iss", issuer), ("aud", audience), ("buyer_id", buyer_id), ("siret", siret)):
+        if value:
+            claims[name] = value
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -157,7 +164,7 @@ def allow(*roles: str):
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
-    security = [{"bearerAuth": []}] if set(roles) & set(PERSON_ROLES) else []
+    security = [{"bearerAuth": []}]  # every role has people signing in (a company's staff too)
     if "contractor" in roles:
         security.append({"apiKeyAuth": []})
 
@@ -175,6 +182,11 @@ def allow(*roles: str):
     return decorator
 
 
+def public_endpoint(func):
+    """Document an endpoint anyone may call without signing in (it checks no credentials)."""
+    return Blueprint.doc(security=[], **{"x-public": True})(func)
+
+
 def require_territory(territories, what: str = "cette ressource") -> None:
     """403 unless the caller works in one of these territories."""
     if not g.principal.covers(territories):
@@ -183,8 +195,9 @@ def require_territory(territories, what: str = "cette ressource") -> None:
 
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                   "description": "Facilitateurs, acheteurs et opérateurs : jeton signé portant "
-                                  "le rôle et les territoires."},
+                   "description": "Facilitateurs, acheteurs, opérateurs et personnel des entreprises "
+                                  "attributaires : jeton signé portant le rôle et les territoires (et, pour "
+                                  "une entreprise, son SIRET)."},
     "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                    "description": "Entreprises attributaires : clé d'API remise par un facilitateur."},
 }

@@ -5,6 +5,7 @@ and read a missing field as unknown); a field removed or renamed, or whose meani
 version of that event type, which its consumers must learn before it is published.
 """
 import json
+import re
 import uuid
 from dataclasses import dataclass, field, asdict
 from datetime import datetime, timezone
@@ -22,6 +23,9 @@ class Event:
     version: int = 1
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+
+
+_NAMES = tuple(Event.__dataclass_fields__)
 
 
 class EventSchema(ma.Schema):
@@ -43,7 +47,27 @@ _schema = EventSchema()
 
 
 def encode(event: Event) -> bytes:
-    return json.dumps(asdict(event), separators=(",", ":")).encode()
+    # its fields as they are: asdict's deep copy of the payload took most of the time, for nothing
+    return json.dumps({name: getattr(event, name) for name in _NAMES}, separators=(",", ":")).encode()
+
+
+_FIELDS = frozenset(EventSchema().fields)
+_TYPE = re.compile(r"[a-z_]+\.[a-z_]+")
+
+
+def _plainly_valid(data: dict) -> bool:
+    """The schema's rules for the ordinary envelope, checked in plain Python (about five times faster than
+    marshmallow: a rebuild decodes a million). Stricter, never looser: exactly the envelope's fields, each of
+    its exact JSON type; whatever fails here goes through the schema, which gives the verdict and the reasons."""
+    territories = data.get("territories")
+    return (data.keys() == _FIELDS
+            and type(data["id"]) is str and 1 <= len(data["id"]) <= 64
+            and type(data["type"]) is str and _TYPE.fullmatch(data["type"]) is not None
+            and type(data["version"]) is int and data["version"] >= 1
+            and type(data["time"]) is str and type(data["producer"]) is str
+            and type(territories) is list and all(type(t) is str for t in territories)
+            and type(data["key"]) is str and len(data["key"]) >= 1
+            and type(data["payload"]) is dict)
 
 
 def decode(raw: bytes) -> Event:
@@ -54,6 +78,8 @@ def decode(raw: bytes) -> Event:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
+    if _plainly_valid(data):
+        return Event(**data)
     try:
         return _schema.load(data)
     except ma.ValidationError as exc:

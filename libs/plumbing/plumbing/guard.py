@@ -31,7 +31,7 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-
 # Only the service's own scripts and styles (the Swagger UI page loads its files from the service);
 # data: images are swagger-ui's icons. Inline <style> blocks of our own HTML are allowed by hash.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'{styles}; "
-                           "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                           "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action {forms}; "
                            "frame-ancestors 'none'")
 INLINE_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
 
@@ -130,8 +130,9 @@ class JSONProvider(DefaultJSONProvider):
         return read_json(s)
 
 
-def guard_requests(app: Flask, max_request_bytes: int) -> None:
-    """Refuse what cannot be read before any view runs; put the security headers on every answer."""
+def guard_requests(app: Flask, max_request_bytes: int, forms: bool = False) -> None:
+    """Refuse what cannot be read before any view runs; put the security headers on every answer.
+    ``forms``: the app's pages post forms to itself (the web application); the APIs post none."""
     app.json = JSONProvider(app)
 
     limit = (f"{max_request_bytes / 1_048_576:.3g} Mo" if max_request_bytes >= 1_048_576
@@ -167,9 +168,12 @@ def guard_requests(app: Flask, max_request_bytes: int) -> None:
     @app.after_request
     def secure(response):
         response.headers.update(SECURITY_HEADERS)
+        if forms:  # a form's CSRF check compares the Referer with the site (HTTPS): sent to this site only
+            response.headers["Referrer-Policy"] = "same-origin"
         if request.path.startswith("/api/"):  # personal data is everywhere in the APIs
             response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(styles=_inline_styles(response))
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(
+            styles=_inline_styles(response), forms="'self'" if forms else "'none'")
         return response
 
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 
 from environs import Env, EnvValidationError
-from marshmallow.validate import OneOf, Range
+from marshmallow.validate import Length, OneOf, Range
 
 from .region import Region, RegionError, load_region, set_current
 
@@ -17,6 +17,16 @@ DEVELOPMENT_JWT_SECRET = "local-development-only-secret-not-for-production"
 # It and the one docker-compose.yml used to default to are public: anyone can sign tokens with them.
 PUBLISHED_JWT_SECRETS = frozenset({DEVELOPMENT_JWT_SECRET, "dev-only-insecure-jwt-secret-not-for-production"})
 MIN_JWT_SECRET_BYTES = 32  # HS256 wants a key as long as its hash (RFC 7518, 3.2)
+
+
+@dataclass(frozen=True)
+class ClaimNames:
+    """Where a token carries who the person is: identity providers name these claims their own way
+    (Auth0's are URLs, for one), so each name is a setting; a name is a top-level claim, taken whole."""
+    role: str = "role"
+    territories: str = "territories"
+    siret: str = "siret"  # a company's staff: the company
+    buyer_id: str = "buyer_id"  # a buyer's staff: the buyer organisation
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Settings:
     environment: str = "production"  # "development": published secrets and dev-token allowed
     max_request_bytes: int = 10 * 1024 * 1024  # larger bodies get a 413 before being read
     jwt_max_lifetime_hours: float = 24  # a token valid for longer is refused
+    claims: ClaimNames = ClaimNames()
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 0  # a worker's Prometheus metrics over HTTP; 0: none
     extra: dict = field(default_factory=dict)
@@ -85,6 +96,10 @@ def load_settings(service: str, extra=None) -> Settings:
         jwt_issuer=env.str("AUTH_JWT_ISSUER", None),
         jwt_audience=env.str("AUTH_JWT_AUDIENCE", None),
         jwt_max_lifetime_hours=env.float("AUTH_JWT_MAX_LIFETIME_HOURS", 24, validate=Range(min=0, min_inclusive=False)),
+        claims=ClaimNames(role=env.str("AUTH_CLAIM_ROLE", "role", validate=Length(min=1)),
+                          territories=env.str("AUTH_CLAIM_TERRITORIES", "territories", validate=Length(min=1)),
+                          siret=env.str("AUTH_CLAIM_SIRET", "siret", validate=Length(min=1)),
+                          buyer_id=env.str("AUTH_CLAIM_BUYER", "buyer_id", validate=Length(min=1))),
         # Production unless told otherwise: a forgotten setting must not open the development shortcuts.
         environment=env.str("ENVIRONMENT", "production", validate=OneOf(ENVIRONMENTS)),
         max_request_bytes=env.int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, validate=Range(min=1024)),

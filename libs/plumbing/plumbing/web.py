@@ -14,7 +14,7 @@ from pymongo.errors import ConnectionFailure
 from swagger_ui_bundle import swagger_ui_path
 
 from . import metrics
-from .auth import SECURITY_SCHEMES, TokenVerifier, issue_token
+from .auth import ROLES, SECURITY_SCHEMES, TokenVerifier, issue_token
 from .database import connect_database
 from .guard import guard_requests
 from .kafka import broker_reachable, consumer_group_lag, ensure_topics
@@ -62,7 +62,7 @@ def create_service_app(settings: Settings, *, title: str, description: str, blue
     app.register_blueprint(metrics.blueprint)
     app.extensions["consumed_topics"] = [settings.events_topic(service) for service in consumes]
     _serve_docs(app, f"/docs/{settings.service}", title)
-    _track_requests(app)
+    track_requests(app)
     guard_requests(app, settings.max_request_bytes)  # after the request id is set: its refusals are logged
     for command in COMMON_COMMANDS:
         app.cli.add_command(command)
@@ -79,7 +79,7 @@ def _serve_docs(app: Flask, prefix: str, title: str) -> None:
                      lambda filename: send_from_directory(swagger_ui_path, filename))
 
 
-def _track_requests(app: Flask) -> None:
+def track_requests(app: Flask) -> None:
     @app.before_request
     def start():
         given = request.headers.get("X-Request-ID", "")
@@ -143,13 +143,14 @@ def _database_answers() -> bool:
 
 
 @click.command("dev-token")
-@click.option("--role", type=click.Choice(["facilitator", "buyer", "operator"]), required=True)
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
 @click.option("--territory", "territories", multiple=True, required=True)
 @click.option("--subject", default="dev-user")
 @click.option("--buyer-id", default=None)
+@click.option("--siret", default=None, help="the company of a contractor's staff member (role contractor)")
 @click.option("--hours", default=12.0, show_default=True)
 @with_appcontext
-def dev_token(role, territories, subject, buyer_id, hours):
+def dev_token(role, territories, subject, buyer_id, siret, hours):
     """Print a development JWT signed with AUTH_JWT_SECRET (ENVIRONMENT=development only)."""
     settings = current_app.extensions["settings"]
     if settings.environment != "development":
@@ -160,8 +161,10 @@ def dev_token(role, territories, subject, buyer_id, hours):
     if hours > settings.jwt_max_lifetime_hours:
         raise click.ClickException(f"--hours: at most {settings.jwt_max_lifetime_hours:g} "
                                    "(AUTH_JWT_MAX_LIFETIME_HOURS); the services refuse longer tokens")
+    if (role == "contractor") != bool(siret):
+        raise click.ClickException("--siret: required with --role contractor (the company), refused otherwise")
     click.echo(issue_token(settings.jwt_secret, subject, role, list(territories), hours,
-                           settings.jwt_issuer, settings.jwt_audience, buyer_id))
+                           settings.jwt_issuer, settings.jwt_audience, buyer_id, siret))
 
 
 @click.command("create-topics")
