@@ -185,6 +185,29 @@ def test_a_market_moves_one_step_at_a_time_and_illegal_moves_get_409(client, fac
     assert move("unknown").status_code == 422
 
 
+def test_a_market_and_a_buyer_say_their_status_kind_and_next_step_in_french(client, facilitator, buyer, auth):
+    assert buyer["buyer_type_label"] == "commune"
+    market = create_market(client, facilitator, buyer)
+    assert (market["status_label"], market["nature_label"], market["clause_kind_label"]) == (
+        "en préparation", "travaux", "condition d'exécution")
+    assert (market["next_status"], market["next_status_label"]) == ("awarded", "attribué")
+    without = create_market(client, facilitator, buyer, reference="2026-CA-015", clause_kind=None)
+    assert without["clause_kind_label"] == "sans clause sociale"
+    for status in ("awarded", "in_execution", "completed", "closed"):
+        moved = client.post(f"/api/v1/markets/{market['id']}/status", json={"status": status}, headers=facilitator)
+    assert (moved.json["status_label"], moved.json["next_status"], moved.json["next_status_label"]) == (
+        "clos", None, None)
+    listed = client.get(f"/api/v1/buyers/{buyer['id']}", headers=facilitator).json
+    assert listed["buyer_type_label"] == "commune"
+
+    vocabulary = client.get("/api/v1/vocabulary", headers=auth("buyer", CARCASSONNE, buyer_id=buyer["id"])).json
+    assert {"value": "intercommunality", "label": "intercommunalité"} in vocabulary["buyer_types"]
+    assert {"value": "none", "label": "sans clause sociale"} in vocabulary["clause_kinds"]
+    assert [c["label"] for c in vocabulary["market_statuses"]] == ["en préparation", "attribué", "en exécution",
+                                                                   "achevé", "clos"]
+    assert client.get("/api/v1/vocabulary").status_code == 401
+
+
 def test_markets_are_filtered_sorted_and_paginated(client, facilitator, buyer, auth):
     create_market(client, facilitator, buyer, reference="B-2", nature="services", start_date="2025-01-01",
                   end_date="2025-12-31")
@@ -276,6 +299,29 @@ def test_the_simulator_sizes_a_quota_without_storing_anything(client, facilitato
     assert client.get("/api/v1/markets", headers=facilitator).json == []
 
 
+def test_anyone_simulates_a_quota_from_the_public_trades_and_a_buyer_with_their_token(client, auth):
+    client.put("/api/v1/trades/masonry", headers=auth("operator", CARCASSONNE), json={
+        "label": "Maçonnerie", "labour_share": "0.50", "hourly_cost": "30", "insertion_rate": "0.05"})
+
+    trades = client.get("/api/v1/quota/public/trades")
+    assert trades.status_code == 200
+    assert trades.json == [{"code": "masonry", "label": "Maçonnerie", "labour_share": 0.5, "hourly_cost": 30.0,
+                            "insertion_rate": 0.05}]  # not who changed it
+    public = client.post("/api/v1/quota/public/simulations", json={"amount_excl_vat": 1000000, "trade": "masonry"})
+    assert public.status_code == 200
+    assert public.json["hours"] == 833
+    assert public.json["hours_at_usual_rates"] == {"5%": 833, "10%": 1667, "15%": 2500, "20%": 3333}
+    refused = client.post("/api/v1/quota/public/simulations", json={"amount_excl_vat": 10 ** 15, "hourly_cost": 0})
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert set(refused.json["errors"]) == {"amount_excl_vat", "hourly_cost"}
+
+    buyer = auth("buyer", CARCASSONNE, buyer_id="b1")
+    assert client.get("/api/v1/trades", headers=buyer).json[0]["code"] == "masonry"
+    assert client.post("/api/v1/quota/simulations", headers=buyer, json={
+        "amount_excl_vat": 1000000, "trade": "masonry", "hourly_cost": 25}).json["hours"] == 1000
+    assert client.get("/api/v1/markets", headers=auth("facilitator", CARCASSONNE)).json == []
+
+
 def test_an_override_keeps_both_values_and_an_amendment_recomputes_with_a_dated_history(
         client, facilitator, buyer, start_worker, infra, topic):
     lot = create_lot(client, facilitator, buyer)
@@ -355,6 +401,8 @@ def test_hours_move_progress_exactly_and_reaching_the_quota_is_published_once(
     assert march["cumulative_realised_hours"] == 5.0 and march["cumulative_expected_hours"] > 0
     assert detail["series"][-1]["cumulative_expected_hours"] == 20
     assert detail["status"] == "on_track"  # 9.5 of 20 hours, with less than half the period gone
+    history = client.get(f"/api/v1/lots/{lot_id}", headers=facilitator).json["status_history"]
+    assert history[0]["previous_status"] == "not_started" and history[-1]["status_label"] == "dans les temps"
 
     declaration(infra, topic, lot_id, 5, "declaration.validated", 10.5)
     wait_until(lambda: progress()["status"] == "reached", what="the quota reached")

@@ -1,7 +1,8 @@
 """HTTP entrypoints of the markets service: thin, they validate, authorise and call handlers."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from plumbing.auth import allow, current_principal, require_territory
+from plumbing import search
+from plumbing.auth import allow, current_principal, public_endpoint, require_territory
 from plumbing.problems import problem
 from plumbing.validation import known_territory
 
@@ -9,12 +10,16 @@ from . import handlers
 from .schemas import (AmendmentSchema, AwardSchema, BuyerCreateSchema, BuyerQuerySchema, BuyerSchema,
                       BuyerWithStatisticsSchema, LotCreateSchema, LotQuerySchema, LotSchema, MarketCreateSchema,
                       MarketQuerySchema, MarketSchema, MarketUpdateSchema, OverrideSchema, PartnersSchema,
-                      ProgressDetailSchema, SimulationSchema, SizingSchema, StatusChangeSchema,
-                      TerritorySettingsSchema, TradeSchema)
-from .store import Buyer, Lot, Market, Trade
+                      ProgressDetailSchema, PublicTradeSchema, SimulationSchema, SizingSchema,
+                      StatusChangeSchema, TerritorySettingsSchema, TradeSchema, VOCABULARY, VocabularySchema)
+from .schemas import NO_CLAUSE
+from .store import Buyer, Lot, Market, Trade, shortfall_condition
 
 blp = Blueprint("markets", __name__, url_prefix="/api/v1",
                 description="Acheteurs, marchés, lots, quotas d'heures d'insertion et avancement")
+# The public simulator (no sign-in): the trades' defaults and a sizing, nothing stored, nothing of a territory.
+public = Blueprint("markets-public", __name__, url_prefix="/api/v1/quota/public",
+                   description="Simulateur public : métiers du référentiel et calcul d'un quota, sans authentification")
 PEOPLE = ("facilitator", "operator", "buyer")
 AT_RISK = ["at_risk", "behind"]
 
@@ -112,6 +117,8 @@ class Buyers(MethodView):
         buyers = Buyer.objects(territory__in=_territories(query))
         if query.get("buyer_type"):
             buyers = buyers.filter(buyer_type=query["buyer_type"])
+        if query.get("q"):
+            buyers = buyers.filter(__raw__=search.name_or_siret(query["q"]))
         return _page(buyers, pagination_parameters, query["sort"], ("name", "buyer_type", "territory"))
 
 
@@ -123,6 +130,15 @@ class BuyerById(MethodView):
         """A buyer, with the share of its markets that carry a clause and the hours realised"""
         buyer = _buyer_or_404(buyer_id)
         return {**BuyerSchema().dump(buyer), "statistics": handlers.buyer_statistics(buyer)}
+
+
+@blp.route("/vocabulary")
+class Vocabulary(MethodView):
+    @allow(*PEOPLE)
+    @blp.response(200, VocabularySchema)
+    def get(self):
+        """Buyer types, natures, clause kinds and market statuses, each with its French label (for forms)"""
+        return VOCABULARY
 
 
 # --- markets ----------------------------------------------------------------------------------
@@ -156,6 +172,10 @@ class Markets(MethodView):
             markets = markets.filter(start_date__lte=query["running_on"], end_date__gte=query["running_on"])
         if query.get("at_risk"):
             markets = markets.filter(id__in=Lot.objects(progress_status__in=AT_RISK).distinct("market_id"))
+        if query.get("clause_kind"):
+            markets = markets.filter(clause_kind=None if query["clause_kind"] == NO_CLAUSE else query["clause_kind"])
+        if query.get("q"):
+            markets = markets.filter(__raw__=search.text_condition(query["q"], ("reference", "title")))
         return _page(markets, pagination_parameters, query["sort"],
                      ("reference", "title", "start_date", "end_date", "status"))
 
@@ -232,6 +252,12 @@ class Lots(MethodView):
             lots = lots.filter(progress_status=query["status"])
         if query.get("at_risk"):
             lots = lots.filter(progress_status__in=AT_RISK)
+        if query.get("ending_before"):
+            lots = lots.filter(end_date__lte=query["ending_before"])
+        if query.get("ending_after"):
+            lots = lots.filter(end_date__gte=query["ending_after"])
+        if "shortfall" in query:
+            lots = lots.filter(shortfall_condition(query["shortfall"]))
         return _page(lots, pagination_parameters, query["sort"],
                      ("number", "title", "start_date", "end_date", "progress_status", "realised_centihours"))
 
@@ -298,7 +324,7 @@ class LotAmendments(MethodView):
 # --- reference table, territory settings, simulator ------------------------------------------------
 @blp.route("/trades")
 class Trades(MethodView):
-    @allow("facilitator", "operator")
+    @allow("facilitator", "operator", "buyer")
     @blp.response(200, TradeSchema(many=True))
     def get(self):
         """The region's reference table of trades"""
@@ -335,9 +361,28 @@ class TerritorySettingsResource(MethodView):
 
 @blp.route("/quota/simulations")
 class QuotaSimulations(MethodView):
-    @allow("facilitator")
+    @allow("facilitator", "buyer")
     @blp.arguments(SizingSchema)
     @blp.response(200, SimulationSchema)
     def post(self, data):
         """Simulate a quota in front of a buyer (nothing is stored): hours, breakdown, usual rates"""
+        return _refused(handlers.simulate, data)
+
+
+@public.route("/trades")
+class PublicTrades(MethodView):
+    @public.response(200, PublicTradeSchema(many=True))
+    @public_endpoint
+    def get(self):
+        """The region's reference table of trades, for the public simulator (no sign-in)"""
+        return list(Trade.objects.order_by("label"))
+
+
+@public.route("/simulations")
+class PublicSimulations(MethodView):
+    @public.arguments(SizingSchema)
+    @public.response(200, SimulationSchema)
+    @public_endpoint
+    def post(self, data):
+        """Simulate a quota without signing in (nothing is stored): hours at the rate given and at 5 to 20 %"""
         return _refused(handlers.simulate, data)

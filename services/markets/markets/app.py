@@ -15,7 +15,7 @@ def create_app(settings: Settings | None = None):
     app = create_service_app(
         settings or load(), title="Clauses sociales — marchés et quotas",
         description="Acheteurs, marchés publics porteurs d'une clause sociale, lots, quotas d'heures "
-                    "d'insertion et avancement.", blueprints=[api.blp, census_api.blp, census_api.promotion_blp],
+                    "d'insertion et avancement.", blueprints=[api.blp, api.public, census_api.blp, census_api.promotion_blp],
         api_key_resolver=principal_for_contractor_key, consumes=handlers.CONSUMES)
     register_commands(app)
     return app

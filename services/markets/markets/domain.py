@@ -94,6 +94,18 @@ def progress_status(quota: float, realised: float, expected: float, *, closed: b
     return Status.ON_TRACK
 
 
+# --- what buyers and markets are, in French (the pages show these labels) -------------------------
+NATURE_LABELS_FR = {"works": "travaux", "services": "services", "supplies": "fournitures"}
+BUYER_TYPE_LABELS_FR = {
+    "commune": "commune", "intercommunality": "intercommunalité", "departement": "département",
+    "region": "région", "state": "État", "social_landlord": "bailleur social", "hospital": "établissement de santé",
+    "other_public_body": "autre organisme public"}
+CLAUSE_KIND_LABELS_FR = {
+    "execution_condition": "condition d'exécution", "award_criterion": "critère d'attribution",
+    "reserved_contract": "marché réservé", "insertion_object": "marché d'insertion (objet du marché)"}
+NO_CLAUSE_LABEL_FR = "sans clause sociale"
+
+
 # --- a market's lifecycle ---------------------------------------------------------------------
 MARKET_STATUSES = ("draft", "awarded", "in_execution", "completed", "closed")
 MARKET_STATUS_LABELS_FR = {"draft": "en préparation", "awarded": "attribué", "in_execution": "en exécution",
@@ -108,6 +120,11 @@ class IllegalTransition(Exception):
                 else "il ne peut plus changer")
         super().__init__(f"Un marché « {MARKET_STATUS_LABELS_FR[current]} » ne peut pas passer à "
                          f"« {MARKET_STATUS_LABELS_FR.get(wanted, wanted)} » : {then}.")
+
+
+def next_status(current: str) -> str | None:
+    """The one step a market may take from ``current`` (None: closed, it stays so)."""
+    return _NEXT.get(current)
 
 
 def check_transition(current: str, wanted: str) -> None:

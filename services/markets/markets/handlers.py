@@ -306,6 +306,10 @@ def refresh_progress(lot_id: str, today: date | None = None) -> Lot:
             "quota_hours": lot.quota_hours}))
     if status != lot.progress_status:
         previous, lot.progress_status = lot.progress_status, status
+        # the last changes only: a lot hovering at the edge of a threshold must not grow without end
+        lot.status_history = (list(lot.status_history) + [
+            {"date": (today or date.today()).isoformat(), "previous_status": previous, "status": status,
+             "realised_hours": realised / 100, "expected_hours": round(expected_hours_on(lot, today), 2)}])[-100:]
         lot.record(_event("lot.status_changed", lot.id, lot.territories, {
             **summary, "previous_status": previous, "status": status,
             "realised_hours": realised / 100, "quota_hours": lot.quota_hours,

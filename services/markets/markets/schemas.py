@@ -1,14 +1,19 @@
 """Request and response schemas of the markets API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
+from plumbing.vocabulary import MODE_LABELS_FR
 from plumbing.validation import (MAX_AMOUNT, MAX_HOURLY_COST, MAX_LOT_NUMBER, MAX_QUOTA_HOURS, Day, Number, Siret,
                                  Territory, count, identifier, listing, text)
 
-from .domain import MARKET_STATUSES, Status
+from .domain import (BUYER_TYPE_LABELS_FR, CLAUSE_KIND_LABELS_FR, MARKET_STATUS_LABELS_FR, MARKET_STATUSES,
+                     NATURE_LABELS_FR, NO_CLAUSE_LABEL_FR, STATUS_LABELS_FR, Status, next_status)
 from .handlers import progress_view
 from .store import BUYER_TYPES, CLAUSE_KINDS, NATURES
 
 PROGRESS_STATUSES = [s.value for s in Status]
+NO_CLAUSE = "none"
+QUOTA_SOURCE_LABELS_FR = {"creation": "création du lot", "override": "modification du quota",
+                          "amendment": "avenant"}
 
 
 def _one_of(choices, what: str):
@@ -16,7 +21,8 @@ def _one_of(choices, what: str):
 
 
 def fraction_field(what: str, **kwargs) -> Number:
-    return Number(minimum=0, maximum=1, min_inclusive=False,
+    # four decimals at most, as stored: 0.00001 would be kept as 0, out of its own bounds
+    return Number(minimum=0, maximum=1, min_inclusive=False, decimals=4,
                   error=f"{what} est une fraction entre 0 et 1 (0,05 pour 5 %).", **kwargs)
 
 
@@ -28,6 +34,12 @@ def amount_field(**kwargs) -> Number:
 def hourly_cost_field(**kwargs) -> Number:
     return Number(minimum=1, maximum=MAX_HOURLY_COST, places=2, error=(
         f"Le coût horaire est un nombre d'euros de 1 à {MAX_HOURLY_COST}."), **kwargs)
+
+
+def _label(name: str, labels: dict, none: str | None = None) -> fields.Function:
+    """The French label of the field ``name`` (of a document or of a dict already dumped)."""
+    return fields.Function(lambda obj: labels.get(ma.utils.get_value(obj, name), none), dump_only=True,
+                           metadata={"description": f"{name}, in French"})
 
 
 def _cpv_code(**kwargs):
@@ -58,6 +70,7 @@ class BuyerCreateSchema(ma.Schema):
 class BuyerSchema(BuyerCreateSchema):
     id = fields.String()
     siret = fields.String()
+    buyer_type_label = _label("buyer_type", BUYER_TYPE_LABELS_FR)
 
 
 class BuyerWithStatisticsSchema(BuyerSchema):
@@ -65,9 +78,15 @@ class BuyerWithStatisticsSchema(BuyerSchema):
                                                       "realised_hours"})
 
 
+def _search_text(what: str) -> fields.String:
+    return text(100, metadata={"description": f"{what}: each word typed starts a word of it, whatever the case "
+                                              "and accents"})
+
+
 class BuyerQuerySchema(PageQuerySchema):
     territory = Territory()
     buyer_type = fields.String(validate=_one_of(BUYER_TYPES, "Type d'acheteur"))
+    q = _search_text("name, or the start of the SIRET (digits, spaces aside)")
     sort = text(40, load_default="name")
 
 
@@ -121,6 +140,13 @@ class MarketSchema(ma.Schema):
     start_date = fields.Date()
     end_date = fields.Date()
     status = fields.String()
+    status_label = _label("status", MARKET_STATUS_LABELS_FR)
+    nature_label = _label("nature", NATURE_LABELS_FR)
+    clause_kind_label = _label("clause_kind", CLAUSE_KIND_LABELS_FR, NO_CLAUSE_LABEL_FR)
+    next_status = fields.Function(lambda m: next_status(m.status), allow_none=True, metadata={
+        "description": "the one status the market may move to (null: closed)"})
+    next_status_label = fields.Function(lambda m: MARKET_STATUS_LABELS_FR.get(next_status(m.status)),
+                                        allow_none=True)
 
 
 class MarketQuerySchema(PageQuerySchema):
@@ -130,10 +156,35 @@ class MarketQuerySchema(PageQuerySchema):
     nature = fields.String(validate=_one_of(NATURES, "Nature"))
     running_on = Day(metadata={"description": "markets whose execution period contains this date"})
     at_risk = fields.Boolean(metadata={"description": "with at least one lot at risk or behind"})
+    q = _search_text("reference or title")
+    clause_kind = fields.String(validate=_one_of(CLAUSE_KINDS + (NO_CLAUSE,), "Type de clause"), metadata={
+        "description": f"a kind of clause, or {NO_CLAUSE} for the markets without one"})
 
 
 class StatusChangeSchema(ma.Schema):
     status = fields.String(required=True, validate=_one_of(MARKET_STATUSES, "Statut"))
+
+
+class ChoiceSchema(ma.Schema):
+    value = fields.String()
+    label = fields.String()
+
+
+def _choices(labels: dict) -> list[dict]:
+    return [{"value": value, "label": label} for value, label in labels.items()]
+
+
+class VocabularySchema(ma.Schema):
+    """What the forms offer to choose, with the French labels the answers carry."""
+    buyer_types = fields.List(fields.Nested(ChoiceSchema))
+    natures = fields.List(fields.Nested(ChoiceSchema))
+    clause_kinds = fields.List(fields.Nested(ChoiceSchema), metadata={"description": f"{NO_CLAUSE}: without a clause"})
+    market_statuses = fields.List(fields.Nested(ChoiceSchema))
+
+
+VOCABULARY = {"buyer_types": _choices(BUYER_TYPE_LABELS_FR), "natures": _choices(NATURE_LABELS_FR),
+              "clause_kinds": _choices({**CLAUSE_KIND_LABELS_FR, NO_CLAUSE: NO_CLAUSE_LABEL_FR}),
+              "market_statuses": _choices(MARKET_STATUS_LABELS_FR)}
 
 
 # --- lots -------------------------------------------------------------------------------------
@@ -162,7 +213,10 @@ class QuotaSchema(ma.Schema):
     labour_share = fields.Float()
     insertion_rate = fields.Float()
     hourly_cost = fields.Float()
-    history = fields.List(fields.Dict(), attribute="quota_history")
+    history = fields.Function(lambda lot: [{**entry, "source_label": QUOTA_SOURCE_LABELS_FR.get(entry["source"])}
+                                           for entry in lot.quota_history],
+                              metadata={"description": "dated: creation, override, amendment (source_label: "
+                                                       "in French)"})
 
 
 class ProgressSchema(ma.Schema):
@@ -178,8 +232,20 @@ class ProgressDetailSchema(ProgressSchema):
     by_month = fields.Dict()
     by_territory = fields.Dict()
     by_mode = fields.Dict()
+    mode_labels = fields.Function(lambda p: {mode: MODE_LABELS_FR.get(mode, mode) for mode in p["by_mode"]},
+                                  metadata={"description": "the modes of by_mode in French"})
     series = fields.List(fields.Dict(), metadata={"description": "month by month: realised and expected, "
                                                                  "cumulated, ready to draw"})
+
+
+class StatusChangeViewSchema(ma.Schema):
+    date = fields.String()
+    previous_status = fields.String()
+    previous_status_label = fields.Function(lambda c: STATUS_LABELS_FR[Status(c["previous_status"])])
+    status = fields.String()
+    status_label = fields.Function(lambda c: STATUS_LABELS_FR[Status(c["status"])])
+    realised_hours = fields.Float()
+    expected_hours = fields.Float()
 
 
 class PartnerSchema(ma.Schema):
@@ -203,6 +269,9 @@ class LotSchema(ma.Schema):
     amendments = fields.List(fields.Dict())
     quota = fields.Function(lambda lot: QuotaSchema().dump(lot))
     progress = fields.Function(lambda lot: ProgressSchema().dump(progress_view(lot)))
+    status_history = fields.Function(lambda lot: [StatusChangeViewSchema().dump(change)
+                                                  for change in lot.status_history],
+                                     metadata={"description": "each change of the progress status, dated"})
 
 
 class LotQuerySchema(PageQuerySchema):
@@ -211,6 +280,10 @@ class LotQuerySchema(PageQuerySchema):
     contractor_siret = text(20)
     status = fields.String(validate=_one_of(PROGRESS_STATUSES, "Statut d'avancement"))
     at_risk = fields.Boolean(metadata={"description": "at risk or behind"})
+    ending_before = Day(metadata={"description": "lots whose end date is on or before this date"})
+    ending_after = Day(metadata={"description": "lots whose end date is on or after this date"})
+    shortfall = fields.Boolean(metadata={"description": "true: realised hours below a quota of hours (not "
+                                                        "reached); false: quota reached, or none"})
     sort = text(40, load_default="number")
 
 
@@ -244,12 +317,16 @@ class AmendmentSchema(ma.Schema):
 
 
 # --- reference table, settings, simulator --------------------------------------------------------
-class TradeSchema(ma.Schema):
+class PublicTradeSchema(ma.Schema):
+    """A trade as anyone may read it (the public simulator): its label and defaults, not who changed it."""
     code = fields.String(attribute="id", dump_only=True)
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))
     labour_share = fraction_field("La part de main-d'œuvre", required=True)
     hourly_cost = hourly_cost_field(required=True)
     insertion_rate = fraction_field("Le taux d'insertion", required=True)
+
+
+class TradeSchema(PublicTradeSchema):
     updated_by = fields.String(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 

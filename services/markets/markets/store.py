@@ -4,17 +4,16 @@ import uuid
 import mongoengine as me
 from plumbing.outbox import OutboxDocument, VersionedDocument
 
-from .domain import MARKET_STATUSES
+from .domain import BUYER_TYPE_LABELS_FR, CLAUSE_KIND_LABELS_FR, MARKET_STATUSES, NATURE_LABELS_FR, Status
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-NATURES = ("works", "services", "supplies")
-BUYER_TYPES = ("commune", "intercommunality", "departement", "region", "state", "social_landlord", "hospital",
-               "other_public_body")
-CLAUSE_KINDS = ("execution_condition", "award_criterion", "reserved_contract", "insertion_object")
+NATURES = tuple(NATURE_LABELS_FR)
+BUYER_TYPES = tuple(BUYER_TYPE_LABELS_FR)
+CLAUSE_KINDS = tuple(CLAUSE_KIND_LABELS_FR)
 FACT_STATES = ("submitted", "validated", "rejected", "superseded")
 
 
@@ -99,6 +98,7 @@ class Lot(OutboxDocument):
     realised_centihours = me.IntField(default=0)
     declared_centihours = me.IntField(default=0)
     progress_status = me.StringField(default="not_started")
+    status_history = me.ListField(me.DictField())  # each change of progress_status: date, from, to
     meta = {"collection": "lots", "indexes": [("market_id", "number"), "territories", "contractor_siret",
                                               "progress_status"]}
 
@@ -114,6 +114,16 @@ class Lot(OutboxDocument):
     @property
     def declared_hours(self) -> float:
         return self.declared_centihours / 100
+
+
+def shortfall_condition(shortfall: bool) -> me.Q:
+    """Lots whose realised hours are below a quota of hours (``shortfall``), or the others. A lot's progress
+    status is judged with its realised hours and is ``reached`` exactly when they reach a quota above zero;
+    FerretDB cannot compare two fields of a document, the status can be read."""
+    has_quota = me.Q(override_quota_hours__gt=0) | me.Q(override_quota_hours=None, computed_quota_hours__gt=0)
+    no_quota = me.Q(override_quota_hours=0) | me.Q(override_quota_hours=None, computed_quota_hours=0)
+    reached = me.Q(progress_status=Status.REACHED.value)
+    return me.Q(progress_status__ne=Status.REACHED.value) & has_quota if shortfall else reached | no_quota
 
 
 class LotHours(me.Document):

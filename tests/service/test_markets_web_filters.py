@@ -1,0 +1,91 @@
+"""The filters the facilitator's pages need from the markets service: contracts ending soon with a shortfall
+(the home), markets by text, clause kind and territory, buyers by name or SIRET."""
+import pytest
+
+from support import wait_until
+from test_markets_service import (BUYER, CARCASSONNE, LOT, NARBONNE, buyer, client, create_lot,  # noqa: F401
+                                  create_market, declaration, facilitator)
+
+AGGLO = {**BUYER, "name": "Communauté d'agglomération Carcassonne Agglo", "siret": "20006941300017",
+         "buyer_type": "intercommunality"}
+
+
+def listed(client, headers, path, key="title", **query) -> list:
+    response = client.get(path, headers=headers, query_string=query)
+    assert response.status_code == 200, response.json
+    return [item[key] for item in response.json]
+
+
+@pytest.fixture
+def lots(client, facilitator, buyer, start_worker, infra, topic):
+    """« Reached » (20 h, done, ends 2026-06-30), « Short » (ends 2026-06-30), « Later » (ends 2027-12-31),
+    « No quota » (overridden to 0 h, ends 2026-06-30)."""
+    small = {**LOT, "amount_excl_vat": 24000}  # 20 hours
+    made = {
+        "Reached": create_lot(client, facilitator, buyer, lot={**small, "title": "Reached"}, reference="R",
+                              end_date="2026-06-30"),
+        "Short": create_lot(client, facilitator, buyer, lot={**small, "title": "Short"}, reference="S",
+                            end_date="2026-06-30"),
+        "Later": create_lot(client, facilitator, buyer, lot={**small, "title": "Later"}, reference="L"),
+        "No quota": create_lot(client, facilitator, buyer, lot={**small, "title": "No quota"}, reference="N",
+                               end_date="2026-06-30")}
+    assert client.post(f"/api/v1/lots/{made['No quota']['id']}/quota-override", headers=facilitator,
+                       json={"hours": 0, "reason": "Aucune heure d'insertion possible"}).status_code == 200
+    start_worker("markets")
+    declaration(infra, topic, made["Reached"]["id"], 1, "declaration.validated", 20)
+    declaration(infra, topic, made["Short"]["id"], 2, "declaration.validated", 5)
+    wait_until(lambda: client.get(f"/api/v1/lots/{made['Reached']['id']}", headers=facilitator)
+               .json["progress"]["status"] == "reached", what="the first lot's quota reached")
+    return made
+
+
+def test_contracts_ending_by_a_date_with_a_shortfall(client, facilitator, lots):
+    def titles(**query):
+        return sorted(listed(client, facilitator, "/api/v1/lots", **query))
+    assert titles(ending_before="2026-06-30") == ["No quota", "Reached", "Short"]  # on the day counts
+    assert titles(ending_before="2026-06-29") == []
+    assert titles(ending_after="2026-07-01") == ["Later"]
+    assert titles(shortfall="true") == ["Later", "Short"]
+    assert titles(shortfall="false") == ["No quota", "Reached"]
+    assert titles(ending_after="2026-06-01", ending_before="2026-07-31", shortfall="true") == ["Short"]
+    refused = client.get("/api/v1/lots", headers=facilitator, query_string={"ending_before": "30/06/2026"})
+    assert refused.status_code == 422 and "ending_before" in refused.json["errors"]
+
+
+def test_markets_by_words_of_their_reference_or_title_clause_kind_and_territory(client, facilitator, buyer, auth):
+    create_market(client, facilitator, buyer, reference="2026-CA-014", title="Réhabilitation de l'école Jean-Jaurès")
+    create_market(client, facilitator, buyer, reference="2026-CA-015", title="Entretien des espaces verts",
+                  clause_kind="reserved_contract")
+    create_market(client, facilitator, buyer, reference="2026-CA-016", title="Fournitures de bureau", clause_kind=None)
+    both = auth("facilitator", CARCASSONNE, NARBONNE)
+    narbonne = client.post("/api/v1/buyers", headers=both, json={**BUYER, "siret": "21110262000013",
+                                                                  "name": "Commune de Narbonne", "territory": NARBONNE})
+    create_market(client, both, narbonne.json, reference="2026-GN-001", title="École de Narbonne",
+                  lead_territory=NARBONNE)
+
+    def titles(headers=facilitator, **query):
+        return sorted(listed(client, headers, "/api/v1/markets", **query))
+    assert titles(q="ECOLE") == ["Réhabilitation de l'école Jean-Jaurès"]
+    assert titles(q="jaur rehab") == ["Réhabilitation de l'école Jean-Jaurès"]
+    assert titles(q="ca-015") == ["Entretien des espaces verts"]
+    assert titles(q="ole") == []
+    assert titles(clause_kind="reserved_contract") == ["Entretien des espaces verts"]
+    assert titles(clause_kind="none") == ["Fournitures de bureau"]
+    assert titles(both, q="école") == ["Réhabilitation de l'école Jean-Jaurès", "École de Narbonne"]
+    assert titles(both, q="école", territory=NARBONNE) == ["École de Narbonne"]
+    refused = client.get("/api/v1/markets", headers=facilitator, query_string={"clause_kind": "sociale"})
+    assert refused.status_code == 422 and refused.json["errors"]["clause_kind"][0].startswith("Type de clause inconnu")
+
+
+def test_buyers_by_name_or_the_start_of_their_siret(client, facilitator, buyer):
+    assert client.post("/api/v1/buyers", json=AGGLO, headers=facilitator).status_code == 201
+
+    def names(q):
+        return listed(client, facilitator, "/api/v1/buyers", key="name", q=q)
+    assert names("carcass") == ["Communauté d'agglomération Carcassonne Agglo", "Commune de Carcassonne"]
+    assert names("communaute agglo") == ["Communauté d'agglomération Carcassonne Agglo"]
+    assert names("211 100 69") == ["Commune de Carcassonne"]
+    assert names("20006941300017") == ["Communauté d'agglomération Carcassonne Agglo"]
+    assert names("0006941") == []  # the start of the SIRET, not its middle
+    refused = client.get("/api/v1/buyers", headers=facilitator, query_string={"q": "x" * 101})
+    assert refused.status_code == 422 and "q" in refused.json["errors"]
