@@ -14,9 +14,10 @@ from plumbing.validation import known_territory
 
 from . import documents, domain, handlers, importing
 from .schemas import (AccessLogEntrySchema, ErasedParticipantSchema, EligibilityRequestSchema, ExitCreateSchema,
-                      ExportSchema, ImportFileSchema, ImportQuerySchema, ImportReportSchema, ParticipantCreateSchema,
-                      ParticipantSchema, ParticipantUpdateSchema, PathEntryCreateSchema, PathEntryEndSchema,
-                      RevocationSchema, StatisticsQuerySchema, StatisticsSchema, TerritorySettingsSchema)
+                      ExportSchema, ImportFileSchema, ImportQuerySchema, ImportReportSchema, LABELS, LabelsSchema,
+                      ParticipantCreateSchema,
+                      ParticipantQuerySchema, ParticipantRowSchema, ParticipantSchema, ParticipantUpdateSchema,
+                      PathEntryCreateSchema, PathEntryEndSchema, RevocationSchema, StatisticsQuerySchema, StatisticsSchema, TerritorySettingsSchema)
 from .store import Participant
 
 blp = Blueprint("participants", __name__, url_prefix="/api/v1",
@@ -57,6 +58,22 @@ def _problems():
 @blp.route("/participants")
 class Participants(MethodView):
     @allow("facilitator")
+    @blp.arguments(ParticipantQuerySchema, location="query")
+    @blp.response(200, ParticipantRowSchema(many=True))
+    @blp.paginate()
+    def get(self, query, pagination_parameters):
+        """List and search the participants of the caller's territories: names (accents and case aside),
+        eligibility state, public, counting window ending on or before a date (not in the access log: a list
+        shows no more than the record's header; opening a record is logged)"""
+        territories = sorted(current_principal().territories)
+        if "territory" in query:
+            require_territory([query["territory"]], "ce territoire")
+            territories = [query["territory"]]
+        people = handlers.listing(territories, query)
+        pagination_parameters.item_count = people.count()
+        return list(people.skip(pagination_parameters.first_item).limit(pagination_parameters.page_size))
+
+    @allow("facilitator")
     @blp.arguments(ParticipantCreateSchema)
     @blp.response(201, ParticipantSchema)
     @blp.alt_response(409, description="Someone with the same names and birth date is already followed "
@@ -65,7 +82,17 @@ class Participants(MethodView):
         """Register a participant in one of the caller's territories"""
         require_territory([data["territory"]], "ce participant")
         with _problems():
-            return handlers.register(data, current_principal())
+            return handlers.register(data, current_principal(), handlers.territory_settings(data["territory"]))
+
+
+@blp.route("/participants/labels")
+class ParticipantLabels(MethodView):
+    @allow("facilitator", "operator")
+    @blp.response(200, LabelsSchema)
+    def get(self):
+        """The French labels of the codes this service uses (criteria, outcomes, contract types…), for the
+        pages' forms and lists: one definition of each, here"""
+        return LABELS
 
 
 @blp.route("/participants/<participant_id>")

@@ -6,7 +6,8 @@ Every read or change of a participant's record is written to the access log, wit
 import logging
 from datetime import date, datetime, timezone
 
-from plumbing import region
+from mongoengine import Q
+from plumbing import region, search
 from plumbing.auth import Principal
 from plumbing.events import Event
 from plumbing.outbox import retry_on_conflict
@@ -111,6 +112,37 @@ def read(participant: Participant, actor: Principal) -> Participant:
     return participant
 
 
+# --- lists --------------------------------------------------------------------------------------
+LIST_FIELDS = ("id", "territory", "first_name", "last_name", "status", "eligibility.eligible_until",
+               "eligibility.revoked_on", "categories")
+SORT_FIELDS = {"window_end": "eligibility.eligible_until"}
+
+
+def window_end(participant: Participant) -> date | None:
+    """The counting window's last day: the revocation's day if revoked, else the planned one."""
+    eligibility = participant.eligibility
+    return eligibility and (eligibility.revoked_on or eligibility.eligible_until)
+
+
+def listing(territories: list[str], query: dict):
+    """The participants of these territories matching the query's filters, in its order.
+
+    Not written to the access log: a list shows what finds a person (names, state, window, categories), as the
+    record's header does; reading the record itself, its evidence and path, is logged (``read``)."""
+    people = Participant.objects(territory__in=territories, __raw__=search.text_condition(
+        query.get("q", ""), ("first_name", "last_name")))
+    people = people.filter(status=query["status"]) if "status" in query else people.filter(status__ne=domain.ERASED)
+    if "public" in query:
+        people = people.filter(categories=query["public"])
+    if "window_ends_before" in query:
+        day = query["window_ends_before"]  # a revocation ends the window on its day
+        people = people.filter(Q(eligibility__eligible_until__lte=day) | Q(eligibility__revoked_on__lte=day))
+    sort = query["sort"]
+    order = sort[0] if sort.startswith("-") else ""
+    field = SORT_FIELDS.get(sort.lstrip("-"), sort.lstrip("-"))
+    return people.only(*LIST_FIELDS).order_by(order + field, "last_name", "first_name", "id")
+
+
 # --- registration and rectification --------------------------------------------------------------
 def lookalikes(territory: str, key: str) -> list[str]:
     """Ids of the people followed in the territory whose names and birth date match this key."""
@@ -127,20 +159,26 @@ def new_participant(data: dict, actor: Principal, today: date) -> Participant:
                        registered_on=today, path=[])
 
 
-def record_registration(participant: Participant, today: date, categories=()) -> None:
-    """The registered event (categories: those of an eligibility granted in the same write)."""
+def record_registration(participant: Participant, today: date, eligibility: dict | None, actor: Principal,
+                        settings: dict) -> None:
+    """The registered event and, when ``eligibility`` is given, the grant: one document write for both, so a
+    refused eligibility registers no one."""
     participant.record(_event("participant.registered", participant, {
-        "categories": list(categories), "sex": participant.sex,
+        "categories": [c["code"] for c in (eligibility or {}).get("criteria", [])], "sex": participant.sex,
         "age_band": domain.age_band(participant.birth_date, today), "qpv": participant.qpv}))
+    if eligibility:
+        apply_grant(participant, eligibility, actor.subject, settings["counting_window_months"],
+                    settings["evidence_max_age_months"])
 
 
-def register(data: dict, actor: Principal, today: date | None = None) -> Participant:
-    """Register a person; raises LookAlike unless ``confirm_new`` says it is someone else."""
+def register(data: dict, actor: Principal, settings: dict, today: date | None = None) -> Participant:
+    """Register a person, eligible at once when the data carry an eligibility; raises LookAlike unless
+    ``confirm_new`` says it is someone else."""
     today = today or date.today()
     participant = new_participant(data, actor, today)
     if not data.get("confirm_new") and (existing := lookalikes(participant.territory, participant.lookalike_key)):
         raise LookAlike(existing)
-    record_registration(participant, today)
+    record_registration(participant, today, data.get("eligibility"), actor, settings)
     participant.commit()
     log_access(participant, actor, "create")
     log.info("participant registered", extra={"participant_id": participant.id,

@@ -292,10 +292,7 @@ def import_file(upload, territory: str, mode: str, actor, settings: dict, max_ro
 def _create(data: dict, eligibility: dict | None, actor, settings: dict, today: date):
     """One participant, registered and (when the row says so) made eligible, in one document write."""
     participant = handlers.new_participant(data, actor, today)
-    handlers.record_registration(participant, today, [c["code"] for c in (eligibility or {}).get("criteria", [])])
-    if eligibility:
-        handlers.apply_grant(participant, eligibility, actor.subject, settings["counting_window_months"],
-                             settings["evidence_max_age_months"])
+    handlers.record_registration(participant, today, eligibility, actor, settings)
     participant.commit()
     handlers.log_access(participant, actor, "import")
     return participant

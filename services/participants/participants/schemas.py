@@ -9,7 +9,10 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from plumbing.validation import EARLIEST_BIRTH, Day, Siret, Territory, text
 
-from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, DECISION_KINDS, DECISION_LABELS_FR, OUTCOMES, SEXES, STATUSES
+from .domain import (AGE_BAND_LABELS_FR, AGE_BANDS, BENEFIT_LABELS_FR, CONTRACT_TYPE_LABELS_FR, CONTRACT_TYPES, CRITERIA,
+                     CRITERIA_LABELS_FR, DECISION_KINDS, DECISION_LABELS_FR, OUTCOME_LABELS_FR, OUTCOMES,
+                     SEX_LABELS_FR, SEXES, STATUS_LABELS_FR, STATUSES)
+from .handlers import ACTION_LABELS_FR, window_end
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
@@ -38,6 +41,8 @@ class IdentitySchema(ma.Schema):
 
 class ParticipantCreateSchema(IdentitySchema):
     territory = Territory(required=True)
+    eligibility = fields.Nested(lambda: EligibilityRequestSchema(), metadata={
+        "description": "granted in the same write as the registration: when refused, no one is registered"})
     confirm_new = fields.Boolean(load_default=False, metadata={
         "description": "true to create the person even though one with the same names and birth date is "
                        "already followed in the territory (after checking it is someone else)"})
@@ -122,6 +127,7 @@ class ParticipantSchema(ma.Schema):
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     status = fields.String(validate=validate.OneOf(STATUSES))
+    status_label = fields.Function(lambda p: STATUS_LABELS_FR[p.status], metadata={"description": "in French"})
     eligibility = fields.Nested(EligibilitySchema, allow_none=True)
     eligibility_history = fields.List(fields.Nested(EligibilityDecisionSchema), metadata={
         "description": "every eligibility decision, oldest first: which one was in force on any day"})
@@ -186,6 +192,44 @@ class AccessLogEntrySchema(ma.Schema):
     action = fields.String(metadata={"description": "read, create, update, export, erase, anonymise"})
 
 
+LIST_SORTS = ("last_name", "first_name", "window_end", "registered_on")
+
+
+class ParticipantQuerySchema(ma.Schema):
+    territory = Territory(metadata={"description": "one of the caller's territories; default: all of them"})
+    q = text(100, metadata={"description": "names: each word typed starts a first or last name's word, "
+                                           "whatever the case and accents"})
+    status = fields.String(validate=validate.OneOf(STATUSES, error="Statut inconnu ; valeurs possibles : "
+                                                   + ", ".join(STATUSES) + "."), metadata={
+        "description": "eligibility state; without it, the erased are left out"})
+    public = fields.String(validate=validate.OneOf(CRITERIA, error="Public inconnu ; valeurs possibles : "
+                                                   + ", ".join(CRITERIA) + "."), metadata={
+        "description": "an eligibility category of the last eligibility granted"})
+    window_ends_before = Day(metadata={"description": "counting window's last day on or before this date "
+                                                      "(with status=eligible: windows ending soon)"})
+    sort = fields.String(load_default="last_name", validate=validate.OneOf(
+        LIST_SORTS + tuple(f"-{name}" for name in LIST_SORTS),
+        error="Tri possible sur : " + ", ".join(LIST_SORTS) + " (préfixe - pour l'ordre inverse)."))
+
+
+class ParticipantRowSchema(ma.Schema):
+    """A participant in a list: enough to find them, no identity detail beyond the names."""
+    id = fields.String()
+    territory = fields.String()
+    first_name = fields.String(allow_none=True, metadata={"description": "none once erased"})
+    last_name = fields.String(allow_none=True, metadata={"description": "none once erased"})
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    status_label = fields.Function(lambda p: STATUS_LABELS_FR[p.status], metadata={"description": "in French"})
+    window_end = fields.Method("_window_end", allow_none=True, metadata={
+        "description": "the counting window's last day, inclusive: the revocation's day if revoked (none "
+                       "before eligibility); sort=window_end orders by the planned last day"})
+    categories = fields.List(fields.String(), metadata={"description": "of the last eligibility granted"})
+
+    def _window_end(self, participant):
+        end = window_end(participant)
+        return end.isoformat() if end else None
+
+
 class StatisticsQuerySchema(ma.Schema):
     territory = Territory(required=True)
 
@@ -228,10 +272,16 @@ class ImportFileSchema(ma.Schema):
     file = Upload(required=True, metadata={"description": "CSV (separator ; or ,) or XLSX, as the template"})
 
 
+IMPORT_ROW_LABELS_FR = {"created": "personne inscrite", "valid": "ligne valide, non importée (tout ou rien)",
+                        "invalid": "ligne refusée", "duplicate": "personne déjà suivie, ligne non importée"}
+
+
 class ImportRowSchema(ma.Schema):
     row = fields.Integer(metadata={"description": "line number in the file (1 is the header line)"})
     status = fields.String(metadata={"description": "created, valid (not imported: all or nothing), "
                                                     "invalid or duplicate"})
+    status_label = fields.Function(lambda row: IMPORT_ROW_LABELS_FR[row["status"]],
+                                   metadata={"description": "in French"})
     participant_id = fields.String(allow_none=True)
     errors = fields.Dict(metadata={"description": "French messages by column header"})
 
@@ -266,3 +316,21 @@ class ExportSchema(ma.Schema):
         "que la référence opaque du participant, son territoire, ses catégories d'éligibilité, sa tranche "
         "d'âge, son sexe, sa résidence en QPV, les dates de sa fenêtre de comptage et sa situation de sortie, "
         "ainsi que les heures déclarées par les entreprises sous cette référence.")
+
+
+
+# The French label of each code, for the pages (their forms' choices and their lists): code -> label.
+LABELS = {"statuses": STATUS_LABELS_FR, "criteria": CRITERIA_LABELS_FR, "benefits": BENEFIT_LABELS_FR,
+          "sexes": SEX_LABELS_FR, "age_bands": AGE_BAND_LABELS_FR, "outcomes": OUTCOME_LABELS_FR,
+          "contract_types": CONTRACT_TYPE_LABELS_FR, "decisions": DECISION_LABELS_FR,
+          "access_actions": ACTION_LABELS_FR}
+
+
+def _labels() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class LabelsSchema(ma.Schema):
+    """Code -> French label, for each list of codes the API takes or answers (in LABELS' order)."""
+    statuses, criteria, benefits, sexes, age_bands = _labels(), _labels(), _labels(), _labels(), _labels()
+    outcomes, contract_types, decisions, access_actions = _labels(), _labels(), _labels(), _labels()
