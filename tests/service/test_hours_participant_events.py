@@ -121,6 +121,27 @@ def test_with_the_read_cache_on_an_erasure_is_honoured_within_the_cache_time(ser
     assert refused.json.get("rule") == "participant_unknown", f"{time.monotonic() - gone:.2f} s after erasure"
 
 
+def test_with_the_read_cache_on_a_line_is_never_refused_on_what_a_worker_kept(service_env, auth, publish,
+                                                                               start_worker):
+    """A facilitator starts a market and the company declares at once: the worker that refused a moment ago
+    (and kept the market as awarded) reads it again rather than refuse on a stale copy."""
+    service_env("hours", HOURS_READ_CACHE_SECONDS="600")
+    from hours.app import create_app
+    from hours.store import MarketState
+    client = create_app().test_client()
+    key = register_contractor(client, auth)
+    learn_lot_and_participants(publish, start_worker)
+    publish("market.status_changed", "m1", {"market_id": "m1", "status": "awarded"}, service="markets")
+    wait_until(lambda: MarketState.objects(id="m1").first().status == "awarded", what="the market back to awarded")
+    early = declare(client, key)
+    assert early.json.get("rule") == "lot_not_in_execution"  # and the market's state is now kept for 10 minutes
+
+    publish("market.status_changed", "m1", {"market_id": "m1", "status": "in_execution"}, service="markets")
+    wait_until(lambda: MarketState.objects(id="m1").first().status == "in_execution", what="the market started")
+    assert declare(client, key).status_code == 201
+    assert declare(client, key, month="2026-04").status_code == 201  # and the worker now keeps the new state
+
+
 def test_hours_after_an_exit_are_refused_with_the_exit_date(client, contractor_key, eligible, publish):
     from hours.store import ParticipantWindow
     publish("participant.exited", "p-1", {"participant_id": "p-1", "territory": CARCASSONNE,

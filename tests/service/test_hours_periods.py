@@ -267,8 +267,8 @@ def settings_url(territory: str) -> str:
     return f"/api/v1/declarations/territory-settings/{territory}"
 
 
-def test_a_territorys_facilitators_read_and_set_its_settings_and_nobody_else(client, contractor_key, facilitator,
-                                                                            auth):
+def test_a_territorys_facilitators_and_operators_read_and_set_its_settings_and_nobody_else(
+        client, contractor_key, facilitator, auth):
     defaults = client.get(settings_url(CARCASSONNE), headers=facilitator)
     assert defaults.status_code == 200
     assert {k: defaults.json[k] for k in ("auto_validation", "monthly_ceiling_hours",
@@ -301,6 +301,12 @@ def test_a_territorys_facilitators_read_and_set_its_settings_and_nobody_else(cli
             saved.json["effective_monthly_ceiling_hours"], saved.json["updated_by"]) == \
         (True, 151.67, 151.67, "claire")
     assert client.get(settings_url(CARCASSONNE), headers=facilitator).json == saved.json
+    by_operator = client.put(settings_url(CARCASSONNE), json={"auto_validation": True, "reporting_due_day": 5},
+                             headers=auth("operator", CARCASSONNE, subject="operateur"))
+    assert by_operator.status_code == 200
+    assert (by_operator.json["reporting_due_day"], by_operator.json["updated_by"]) == (5, "operateur")
+    assert client.put(settings_url(CARCASSONNE), json={"auto_validation": False},
+                      headers=auth("operator", NARBONNE)).status_code == 403
     back = client.put(settings_url(CARCASSONNE), json={"auto_validation": False, "monthly_ceiling_hours": None},
                       headers=facilitator).json
     assert (back["auto_validation"], back["monthly_ceiling_hours"], back["effective_monthly_ceiling_hours"]) == \

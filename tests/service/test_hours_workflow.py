@@ -2,6 +2,7 @@
 corrections as new versions, the facilitators' queue and bulk validation."""
 import io
 
+import pytest
 from openpyxl import Workbook, load_workbook
 
 from support import events_of, read_topic, wait_until
@@ -112,6 +113,23 @@ def test_a_retried_declaration_gets_the_first_answer_and_changes_nothing(client,
     assert other.status_code == 422 and other.json["rule"] == "idempotency_key_reused"
     assert "autre requête" in other.json["detail"]
     from hours.store import Declaration
+    assert Declaration.objects.count() == 1
+
+
+def test_a_retry_after_a_first_attempt_cut_short_once_its_line_was_written_gets_that_line(client, contractor_key,
+                                                                                           world):
+    """The process dies between writing the line and keeping its answer: the payroll program, getting no
+    answer, sends the same request again and must get its line, not a conflict about it."""
+    from hours.store import Declaration, IdempotentRequest
+    headers = {**contractor_key, "Idempotency-Key": "paie-2026-03-p1"}
+    first = client.post("/api/v1/declarations", json=line(), headers=headers)
+    IdempotentRequest.objects.delete()  # as if the answer had never been kept
+
+    retried = client.post("/api/v1/declarations", json=line(), headers=headers)
+    other_key = client.post("/api/v1/declarations", json=line(), headers={**contractor_key, "Idempotency-Key": "x"})
+
+    assert retried.status_code == 201 and retried.json == first.json
+    assert other_key.status_code == 409 and other_key.json["rule"] == "duplicate_line"
     assert Declaration.objects.count() == 1
 
 
@@ -235,3 +253,17 @@ def test_facilitators_see_their_territories_queue_and_validate_in_bulk(client, c
                                         headers=facilitator).json] == [ids[2]]
     own = client.get("/api/v1/declarations?page_size=100", headers=contractor_key).json
     assert len(own) == 4
+
+
+def test_a_bulk_validation_never_overwrites_a_decision_taken_meanwhile(client, contractor_key, world):
+    """The lines of a bulk action are read at once: one rejected by a colleague after that read is read
+    afresh, and stays rejected."""
+    from hours import handlers
+    from hours.store import Declaration
+    declared = client.post("/api/v1/declarations", json=line(), headers=contractor_key).json
+    read_with_the_others = handlers.find_lines([declared["id"]])[declared["id"]]
+    handlers.reject(declared["id"], "une collègue", "Heures en double")
+
+    with pytest.raises(handlers.NotAllowed):
+        handlers.validate(declared["id"], "facilitateur", read_with_the_others)
+    assert Declaration.objects.get(version_ids=declared["id"]).status == "rejected"

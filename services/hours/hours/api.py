@@ -7,6 +7,7 @@ import marshmallow as ma
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from plumbing import search
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 from plumbing.validation import known_territory
@@ -14,7 +15,8 @@ from plumbing.validation import known_territory
 from . import domain, handlers, idempotency, reporting, spreadsheets, upload_reports
 from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyRotatedSchema, ApiKeyRotationSchema,
                       ApiKeySchema, ApiKeyUsageQuerySchema, ApiKeyUsageSchema, BatchReportSchema, BatchSchema,
-                      BulkValidationReportSchema, BulkValidationSchema, ContractorCreateSchema, ContractorSchema,
+                      BulkRejectionReportSchema, BulkRejectionSchema, BulkValidationReportSchema,
+                      BulkValidationSchema, ContractorCreateSchema, ContractorQuerySchema, ContractorSchema,
                       CorrectionSchema, DeclarationCreateSchema, DeclarationHistorySchema, DeclarationQuerySchema,
                       DeclarationSchema, ExitReviewDecisionSchema, ExitReviewQuerySchema, RejectionSchema,
                       UploadFileSchema, UploadQuerySchema, UploadReportSchema)
@@ -62,6 +64,22 @@ class Contractors(MethodView):
         if Contractor.objects(id=data["siret"]).count():
             raise problem(409, "Cette entreprise est déjà enregistrée.")
         return handlers.create_contractor(data["siret"], data["name"], [territory], principal.subject)
+
+    @allow("facilitator")
+    @blp.arguments(ContractorQuerySchema, location="query")
+    @blp.response(200, ContractorSchema(many=True))
+    @blp.paginate()
+    def get(self, query, pagination_parameters):
+        """The companies followed in the caller's territories, by name, searched by name or SIRET"""
+        if "territory" in query:
+            require_territory([query["territory"]], "ce territoire")
+        territories = [query["territory"]] if "territory" in query else sorted(current_principal().territories)
+        companies = Contractor.objects(territories__in=territories)
+        if query.get("q"):
+            companies = companies.filter(__raw__=search.name_or_siret(query["q"], siret_field="_id"))
+        pagination_parameters.item_count = companies.count()
+        return list(companies.order_by("name").skip(pagination_parameters.first_item)
+                    .limit(pagination_parameters.page_size))
 
 
 @blp.route("/contractors/<siret>")
@@ -171,16 +189,18 @@ class Declarations(MethodView):
         """Declare the hours a participant worked on a lot over a month, or between two dates of one month
         (contractor, with its API key)"""
         principal = current_principal()
+        fingerprint = _json_fingerprint()
 
         def run():
             try:
-                declaration = handlers.declare(principal.siret, data, by=principal.subject)
+                declaration = handlers.declare(principal.siret, data, by=principal.subject,
+                                               request_key=idempotency.request_key("declarations", fingerprint))
             except domain.DuplicateLine as duplicate:  # a line to correct rather than declare again
                 raise problem(409, duplicate.message, rule=duplicate.rule)
             except domain.Refused as refusal:
                 raise problem(422, refusal.message, rule=refusal.rule)
             return _declaration_schema.dump(handlers.view(declaration)), 201
-        return idempotency.run_once("declarations", _json_fingerprint(), run)
+        return idempotency.run_once("declarations", fingerprint, run)
 
     @allow("facilitator", "contractor")
     @blp.arguments(DeclarationQuerySchema, location="query")
@@ -190,7 +210,12 @@ class Declarations(MethodView):
         """Lines in force, oldest first: a contractor's own, or a facilitator's territories' (the queue of
         lines to validate with status=submitted)"""
         principal = current_principal()
-        lines = Declaration.objects(**{k: v for k, v in query.items() if k in ("status", "lot_id", "month")})
+        lines = Declaration.objects(**{k: v for k, v in query.items()
+                                       if k in ("status", "lot_id", "month", "contractor_siret", "participant_id")})
+        if "period_from" in query:  # months written YYYY-MM compare as they are ordered
+            lines = lines.filter(month__gte=f"{query['period_from']:%Y-%m}")
+        if "period_to" in query:
+            lines = lines.filter(month__lte=f"{query['period_to']:%Y-%m}")
         if principal.role == "contractor":
             lines = lines.filter(contractor_siret=principal.siret)
             if "territory" in query:
@@ -498,6 +523,24 @@ class DeclarationExitReview(MethodView):
                          data.get("reason"))
 
 
+def _each_line(ids: list[str], act, done: str) -> list[dict]:
+    """``act(id, line)`` on each line once, in the caller's order: a result per id, ``done`` or refused with why
+    (a line of another territory is refused as unknown). The lines are read at once."""
+    principal, results = current_principal(), []
+    lines = handlers.find_lines(ids)
+    for declaration_id in dict.fromkeys(ids):
+        declaration = lines.get(declaration_id)
+        if declaration is None or not principal.covers(declaration.territories):
+            results.append({"id": declaration_id, "status": "refused", "detail": "Déclaration introuvable."})
+            continue
+        try:
+            act(declaration_id, declaration)
+            results.append({"id": declaration_id, "status": done})
+        except handlers.NotAllowed as exc:
+            results.append({"id": declaration_id, "status": "refused", "detail": str(exc)})
+    return results
+
+
 @blp.route("/declarations/validate")
 class DeclarationBulkValidation(MethodView):
     @allow("facilitator")
@@ -505,46 +548,50 @@ class DeclarationBulkValidation(MethodView):
     @blp.response(200, BulkValidationReportSchema)
     def post(self, data):
         """Validate many submitted declarations at once: a result per id"""
-        principal = current_principal()
-        results = []
-        for declaration_id in dict.fromkeys(data["ids"]):  # each once, in the caller's order
-            declaration = handlers.find_line(declaration_id)
-            if declaration is None or not principal.covers(declaration.territories):
-                results.append({"id": declaration_id, "status": "refused", "detail": "Déclaration introuvable."})
-                continue
-            try:
-                handlers.validate(declaration_id, principal.subject)
-                results.append({"id": declaration_id, "status": "validated"})
-            except handlers.NotAllowed as exc:
-                results.append({"id": declaration_id, "status": "refused", "detail": str(exc)})
+        by = current_principal().subject
+        results = _each_line(data["ids"], lambda i, line: handlers.validate(i, by, line), "validated")
         validated = sum(r["status"] == "validated" for r in results)
         return {"validated": validated, "refused": len(results) - validated, "results": results}
+
+
+@blp.route("/declarations/reject")
+class DeclarationBulkRejection(MethodView):
+    @allow("facilitator")
+    @blp.arguments(BulkRejectionSchema)
+    @blp.response(200, BulkRejectionReportSchema)
+    def post(self, data):
+        """Reject many submitted declarations at once with one reason the contractor reads: a result per id"""
+        by, reason = current_principal().subject, data["reason"]
+        results = _each_line(data["ids"], lambda i, line: handlers.reject(i, by, reason, line), "rejected")
+        rejected = sum(r["status"] == "rejected" for r in results)
+        return {"rejected": rejected, "refused": len(results) - rejected, "results": results}
 
 
 # --- territory settings: auto-validation and the monthly ceiling, per territory ---------------------------
 def _own_territory(territory: str) -> None:
     if not current_principal().covers([known_territory(territory)]):
-        raise problem(403, "Seuls les facilitateurs de ce territoire consultent et règlent ses paramètres.")
+        raise problem(403, "Seuls les facilitateurs et les opérateurs de ce territoire consultent et règlent "
+                           "ses paramètres.")
 
 
 # Under /declarations: the markets service serves /territories/<territory>/settings (its own settings),
 # and the gateway routes by prefix.
 @blp.route("/declarations/territory-settings/<territory>")
 class TerritorySettingsOfTerritory(MethodView):
-    @allow("facilitator")
+    @allow("facilitator", "operator")
     @blp.response(200, TerritorySettingsSchema)
     def get(self, territory):
         """Read how the lines of a territory's lots are handled: auto-validation and monthly ceiling (its
-        facilitators); without settings of its own, the region file's defaults"""
+        facilitators and operators); without settings of its own, the region file's defaults"""
         _own_territory(territory)
         return handlers.territory_settings([territory])[territory]
 
-    @allow("facilitator")
+    @allow("facilitator", "operator")
     @blp.arguments(TerritorySettingsUpdateSchema)
     @blp.response(200, TerritorySettingsSchema)
     def put(self, data, territory):
-        """Set a territory's auto-validation and monthly ceiling (its facilitators); lines declared from
-        then on follow them, lines already declared are left as they are"""
+        """Set a territory's auto-validation and monthly ceiling (its facilitators and operators); lines
+        declared from then on follow them, lines already declared are left as they are"""
         _own_territory(territory)
         return handlers.set_territory_settings(territory, data["auto_validation"], data["monthly_ceiling_hours"],
                                                current_principal().subject, data["reporting_due_day"])

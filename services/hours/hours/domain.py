@@ -9,6 +9,13 @@ from plumbing.region import LEGAL_MONTHLY_MAXIMUM_HOURS  # noqa: F401 - the rule
 
 MODES = ("direct_hire", "etti", "geiq", "ai", "siae_subcontracting", "siae_cocontracting", "training")
 CONTRACT_TYPES = ("cdi", "cdd", "apprenticeship", "professionalisation", "temporary", "insertion", "other")
+# What the pages show of a line: its status and mode in words.
+DECLARATION_STATUS_LABELS_FR = {"submitted": "À valider", "validated": "Validée", "rejected": "Rejetée",
+                                "superseded": "Remplacée par une correction"}
+# Also the words a payroll file may use for a mode (spreadsheets.py reads them back).
+MODE_LABELS_FR = {"direct_hire": "Embauche directe", "etti": "ETTI", "geiq": "GEIQ", "ai": "Association intermédiaire",
+                  "siae_subcontracting": "Sous-traitance SIAE", "siae_cocontracting": "Cotraitance SIAE",
+                  "training": "Formation"}
 
 
 # Hours are declared while the market runs; a completed market still takes its late payroll lines.

@@ -8,7 +8,7 @@ from plumbing import auth, region
 from plumbing.auth import Principal, new_api_key
 from plumbing.consumer import Unapplicable
 from plumbing.events import Event
-from plumbing.outbox import retry_on_conflict
+from plumbing.outbox import ConcurrentUpdate, retry_on_conflict
 
 from . import domain
 from .read_cache import chunks, load_by_id, read_cache
@@ -19,7 +19,9 @@ SERVICE = "hours"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    """To the millisecond, as the database keeps it: an answer shows what a later read will."""
+    at = datetime.now(timezone.utc)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 # --- contractors and their API keys -----------------------------------------------------------
@@ -198,6 +200,7 @@ class Rules:
         self.market_states = {m.id: m.status for m in read_cache.by_id(MarketState, market_ids).values()}
         self.settings = territory_settings({t for lot in self.lots.values() for t in lot.territories},
                                            load=read_cache.by_id)
+        self._read_again: set[tuple[type, str]] = set()  # (kind, id) read again from the store
         # (participant, YYYY-MM) -> [(line id, line)]: every line of the request's participants and months
         self.declared: dict[tuple[str, str], list[tuple[str, domain.Declared]]] = {}
         months = sorted({_month(line["period"]) for line in lines})
@@ -209,6 +212,33 @@ class Rules:
     def check(self, siret: str, data: dict, replacing: str | None = None) -> tuple[HeldLot, ParticipantWindow]:
         """The lot and the participant's window of a line that passes every rule; raises Refused.
         ``replacing``: the line a correction replaces, whose hours and period then do not count."""
+        try:
+            return self._check(siret, data, replacing)
+        except domain.Refused:
+            if not self._read_line_again(data["lot_id"], data["participant_id"]):
+                raise
+            return self._check(siret, data, replacing)
+
+    def _read_line_again(self, lot_id: str, participant_id: str) -> bool:
+        """Before a refusal, read the line's lot, market, settings and window from the store (each once per
+        request): what this worker kept may predate the event that allows the line, which another worker
+        may already have accepted. False when there is nothing newer to read."""
+        stale = {(HeldLot, lot_id), (ParticipantWindow, participant_id)} - self._read_again
+        if not read_cache.enabled or not stale:
+            return False
+        self._read_again |= stale
+        for kind, doc_id in stale:
+            found = self.lots if kind is HeldLot else self.windows
+            found.pop(doc_id, None)
+            found.update(read_cache.refresh(kind, [doc_id]))
+        held = self.lots.get(lot_id)
+        if held and (HeldLot, lot_id) in stale:
+            states = read_cache.refresh(MarketState, [held.market_id] if held.market_id else [])
+            self.market_states.update({m.id: m.status for m in states.values()})
+            self.settings.update(territory_settings(held.territories, load=read_cache.refresh))
+        return True
+
+    def _check(self, siret: str, data: dict, replacing: str | None) -> tuple[HeldLot, ParticipantWindow]:
         held, window = self.lots.get(data["lot_id"]), self.windows.get(data["participant_id"])
         line = domain.Line(data["lot_id"], data["participant_id"], data["period"], data["hours"])
         declared = [d for line_id, d in self.declared.get((line.participant_id, _month(line.period)), ())
@@ -253,7 +283,7 @@ AUTO = "auto-validation"
 
 
 def _new_line(siret: str, data: dict, held: HeldLot, window: ParticipantWindow, auto: bool,
-              by: str) -> Declaration:
+              by: str, request_key: str | None = None) -> Declaration:
     version = _version(data, 1, by, AUTO if auto else None)
     period = data["period"]
     declaration = Declaration(
@@ -262,20 +292,31 @@ def _new_line(siret: str, data: dict, held: HeldLot, window: ParticipantWindow, 
         month=_month(period), period_start=period.start, period_end=period.end,
         territories=held.territories, participant_territory=window.territory,
         status=version.status, centihours=version.centihours, submitted_at=version.submitted_at,
-        version_ids=[version.id], versions=[version])
+        version_ids=[version.id], versions=[version], request_key=request_key)
     declaration.record(_declaration_event(declaration, f"declaration.{version.status}"))
     return declaration
 
 
-def declare(siret: str, data: dict, today: date | None = None, by: str = "") -> Declaration:
-    """Check a line against every rule, store it and publish it; raises Refused (DuplicateLine among them)."""
-    rules = Rules([data], today)
-    held, window = rules.check(siret, data)
-    declaration = _new_line(siret, data, held, window, rules.auto_validated(held), by)
+def declare(siret: str, data: dict, today: date | None = None, by: str = "",
+            request_key: str | None = None) -> Declaration:
+    """Check a line against every rule, store it and publish it; raises Refused (DuplicateLine among them).
+
+    A line this very request already wrote (same ``request_key``: its first attempt was cut short before
+    it could answer) is returned as it is."""
     try:
-        return declaration.commit()
-    except me.NotUniqueError:
-        raise domain.DuplicateLine() from None
+        rules = Rules([data], today)
+        held, window = rules.check(siret, data)
+        declaration = _new_line(siret, data, held, window, rules.auto_validated(held), by, request_key)
+        try:
+            return declaration.commit()
+        except me.NotUniqueError:
+            raise domain.DuplicateLine() from None
+    except domain.DuplicateLine:
+        written = request_key and Declaration.objects(
+            line_key=line_key(data["lot_id"], data["participant_id"], data["period"]), request_key=request_key).first()
+        if written:
+            return written
+        raise
 
 
 class Batch:
@@ -386,28 +427,48 @@ def _current_or_refuse(declaration: Declaration, version_id: str, action: str) -
     return declaration.current
 
 
-@retry_on_conflict
-def validate(version_id: str, validated_by: str) -> Declaration:
-    declaration = find_line(version_id)
-    version = _current_or_refuse(declaration, version_id, "validez")
-    if version.status == "validated":
-        return declaration  # validating twice changes nothing
-    if version.status != "submitted":
-        raise NotAllowed("Une déclaration rejetée ne peut pas être validée : elle doit d'abord être corrigée.")
-    version.status, version.validated_at, version.validated_by = "validated", now(), validated_by
-    declaration.status = version.status
-    declaration.record(_declaration_event(declaration, "declaration.validated"))
-    return declaration.commit()
+def find_lines(version_ids: list[str]) -> dict[str, Declaration]:
+    """The lines these version ids belong to, read at once (a bulk action on a month's lines), by version id."""
+    lines = {}
+    for declaration in Declaration.objects(version_ids__in=list(version_ids)):
+        lines.update((version_id, declaration) for version_id in declaration.version_ids)
+    return lines
 
 
-@retry_on_conflict
-def reject(version_id: str, rejected_by: str, reason: str) -> Declaration:
-    declaration = find_line(version_id)
-    version = _current_or_refuse(declaration, version_id, "rejetez")
-    if version.status != "submitted":
-        raise NotAllowed("Seule une déclaration en attente de validation peut être rejetée.")
-    _reject_current(declaration, rejected_by, reason)
-    return declaration.commit()
+def _on_line(version_id: str, line: Declaration | None, change) -> Declaration:
+    """``change(line)`` on the line of this version: on the copy given when there is one (read with others
+    by ``find_lines``), read afresh — as many times as needed — once another write made a copy stale."""
+    if line is not None:
+        try:
+            return change(line)
+        except ConcurrentUpdate:
+            pass
+    return retry_on_conflict(lambda: change(find_line(version_id)))()
+
+
+def validate(version_id: str, validated_by: str, line: Declaration | None = None) -> Declaration:
+    def change(declaration: Declaration) -> Declaration:
+        version = _current_or_refuse(declaration, version_id, "validez")
+        if version.status == "validated":
+            return declaration  # validating twice changes nothing
+        if version.status != "submitted":
+            raise NotAllowed("Une déclaration rejetée ne peut pas être validée : "
+                             "elle doit d'abord être corrigée.")
+        version.status, version.validated_at, version.validated_by = "validated", now(), validated_by
+        declaration.status = version.status
+        declaration.record(_declaration_event(declaration, "declaration.validated"))
+        return declaration.commit()
+    return _on_line(version_id, line, change)
+
+
+def reject(version_id: str, rejected_by: str, reason: str, line: Declaration | None = None) -> Declaration:
+    def change(declaration: Declaration) -> Declaration:
+        version = _current_or_refuse(declaration, version_id, "rejetez")
+        if version.status != "submitted":
+            raise NotAllowed("Seule une déclaration en attente de validation peut être rejetée.")
+        _reject_current(declaration, rejected_by, reason)
+        return declaration.commit()
+    return _on_line(version_id, line, change)
 
 
 def _reject_current(declaration: Declaration, rejected_by: str, reason: str) -> None:
@@ -522,6 +583,8 @@ def view(declaration: Declaration, version: DeclarationVersion | None = None) ->
                 "mode", "employer_siret", "contract_type", "status", "submitted_at", "submitted_by",
                 "validated_at", "validated_by", "rejected_at", "rejection_reason", "correction_reason",
                 "supersedes", "superseded_by")},
+            "status_label": domain.DECLARATION_STATUS_LABELS_FR[version.status],
+            "mode_label": domain.MODE_LABELS_FR.get(version.mode, version.mode),
             "hours": version.centihours / 100, "exit_review": _exit_review_view(declaration)}
 
 

@@ -7,8 +7,9 @@ so a retry is judged afresh (the lot may have become known meanwhile). When two 
 race, the line uniqueness refuses the second and the first's stored answer is returned instead.
 
 The answer is stored last, once the request applied whole; a request that failed half-way leaves no
-record, and its retry runs again (lines already written are then refused as duplicates). A request
-checks with ``check_storable`` before its first write that its answer can be stored.
+record, and its retry runs again: a line the first attempt wrote carries its ``request_key`` and is
+answered again, any other line already written is refused as a duplicate. A request checks with
+``check_storable`` before its first write that its answer can be stored.
 """
 import hashlib
 import json
@@ -30,6 +31,23 @@ MAX_KEY_LENGTH = 255
 MAX_STORED_ANSWER_BYTES = 8 * 1024 * 1024  # compressed; a document stops at 16 MB
 
 
+def request_key(scope: str, fingerprint: bytes) -> str | None:
+    """This request's identity when it carries a key — the same for its retries, another for any other
+    request — to be written with what it creates (a retry then recognises its own earlier write)."""
+    key = request.headers.get(HEADER)
+    if key is None or not 0 < len(key) <= MAX_KEY_LENGTH:
+        return None
+    return hashlib.sha256(_record_id(scope, key).encode() + b"\0" + _digest(scope, fingerprint).encode()).hexdigest()
+
+
+def _record_id(scope: str, key: str) -> str:
+    return f"{current_principal().siret}|{scope}|{key}"
+
+
+def _digest(scope: str, fingerprint: bytes) -> str:
+    return hashlib.sha256(scope.encode() + b"\0" + fingerprint).hexdigest()
+
+
 def run_once(scope: str, fingerprint: bytes, run: Callable[[], tuple[dict, int]]):
     """Answer with ``run()`` — or with the stored first answer when the request carries a known key."""
     key = request.headers.get(HEADER)
@@ -39,8 +57,8 @@ def run_once(scope: str, fingerprint: bytes, run: Callable[[], tuple[dict, int]]
     if not 0 < len(key) <= MAX_KEY_LENGTH:
         raise problem(422, f"L'en-tête {HEADER} doit compter de 1 à {MAX_KEY_LENGTH} caractères.",
                       rule="idempotency_key_invalid")
-    record_id = f"{current_principal().siret}|{scope}|{key}"
-    digest = hashlib.sha256(scope.encode() + b"\0" + fingerprint).hexdigest()
+    record_id = _record_id(scope, key)
+    digest = _digest(scope, fingerprint)
     stored = IdempotentRequest.objects(id=record_id).first()
     if stored is not None:
         return _replay(stored, digest)

@@ -4,7 +4,8 @@ Lots, market states, participants' windows and contractors' territories reach th
 events, so they already lag their source by a moment; keeping what was found for a
 couple of seconds more saves most of a single declaration's database round trips. Territory
 settings, written here, are forgotten at once by the process that writes them and at most ``ttl``
-seconds later by the others. API keys are never cached: a revocation acts at once. Each web worker
+seconds later by the others. API keys are never cached: a revocation acts at once. A line is never
+refused on what was kept: the checks read its records again first (handlers.Rules). Each web worker
 process has its own cache; a ttl of 0 turns it off.
 """
 from cachetools import TTLCache
@@ -44,6 +45,21 @@ class ReadCache:
         for doc_id, doc in loaded.items():  # not absences: another worker may know it already, and
             self._entries[(cls.__name__, doc_id)] = doc  # a line accepted there must not be refused here
         return {**found, **loaded}
+
+    @property
+    def enabled(self) -> bool:
+        return self._entries is not None
+
+    def refresh(self, cls, ids) -> dict:
+        """Like by_id, read from the store whatever was kept."""
+        loaded = load_by_id(cls, ids)
+        if self._entries is not None:
+            for doc_id in set(ids):
+                if doc_id in loaded:
+                    self._entries[(cls.__name__, doc_id)] = loaded[doc_id]
+                else:
+                    self._entries.pop((cls.__name__, doc_id), None)
+        return loaded
 
     def forget(self, cls, doc_id: str) -> None:
         if self._entries is not None:

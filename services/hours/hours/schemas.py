@@ -43,6 +43,12 @@ class ContractorSchema(ma.Schema):
     territories = fields.List(fields.String())
 
 
+class ContractorQuerySchema(ma.Schema):
+    q = text(100, metadata={"description": "name (each word typed starts a word of it, whatever the case and "
+                                           "accents), or the start of the SIRET (digits, spaces aside)"})
+    territory = Territory(metadata={"description": "one of the caller's territories; default: all of them"})
+
+
 class ApiKeyCreateSchema(ma.Schema):
     label = text(120, load_default="")
 
@@ -177,6 +183,8 @@ class DeclarationSchema(ma.Schema):
     employer_siret = fields.String(allow_none=True)
     contract_type = fields.String(allow_none=True)
     status = fields.String(metadata={"description": STATUSES_FR})
+    status_label = fields.String(metadata={"description": "the status in French"})
+    mode_label = fields.String(metadata={"description": "the mode in French"})
     submitted_at = fields.DateTime()
     validated_at = fields.DateTime(allow_none=True)
     rejected_at = fields.DateTime(allow_none=True)
@@ -266,6 +274,15 @@ class DeclarationQuerySchema(ma.Schema):
     territory = Territory()
     lot_id = identifier()
     month = text(7, metadata={"description": "YYYY-MM"})
+    contractor_siret = Siret(metadata={"description": "the company's lines (a contractor sees only its own)"})
+    participant_id = identifier()
+    period_from = Month(metadata={"description": "YYYY-MM: lines of this month or later"})
+    period_to = Month(metadata={"description": "YYYY-MM: lines of this month or earlier"})
+
+    @ma.validates_schema
+    def months_in_order(self, data, **kwargs):
+        if data.get("period_from") and data.get("period_to") and data["period_from"] > data["period_to"]:
+            raise ma.ValidationError("Le premier mois doit précéder le dernier (ou être le même).", "period_to")
 
 
 class ExitReviewQuerySchema(ma.Schema):
@@ -292,12 +309,22 @@ class BulkValidationSchema(ma.Schema):
 
 class ValidationResultSchema(ma.Schema):
     id = fields.String()
-    status = fields.String(metadata={"description": "validated, or refused with a reason"})
+    status = fields.String(metadata={"description": "validated (or rejected), or refused with a reason"})
     detail = fields.String()
 
 
 class BulkValidationReportSchema(ma.Schema):
     validated = fields.Integer()
+    refused = fields.Integer()
+    results = fields.List(fields.Nested(ValidationResultSchema))
+
+
+class BulkRejectionSchema(BulkValidationSchema, RejectionSchema):
+    """The lines to reject and the one reason each of them gets."""
+
+
+class BulkRejectionReportSchema(ma.Schema):
+    rejected = fields.Integer()
     refused = fields.Integer()
     results = fields.List(fields.Nested(ValidationResultSchema))
 

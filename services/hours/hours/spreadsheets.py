@@ -10,14 +10,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from plumbing.spreadsheets import XLSX_MIMETYPE, UnreadableFile, append_row, csv_bytes, read_rows, xlsx_bytes
 
-from .domain import CONTRACT_TYPES, MODES
+from .domain import CONTRACT_TYPES, MODE_LABELS_FR, MODES
 
 __all__ = ["XLSX_MIMETYPE", "UnreadableFile"]
 SHEET = "Déclarations"
 
-MODE_LABELS_FR = {"direct_hire": "Embauche directe", "etti": "ETTI", "geiq": "GEIQ", "ai": "Association intermédiaire",
-                  "siae_subcontracting": "Sous-traitance SIAE", "siae_cocontracting": "Cotraitance SIAE",
-                  "training": "Formation"}
 CONTRACT_LABELS_FR = {"cdi": "CDI", "cdd": "CDD", "apprenticeship": "Apprentissage",
                       "professionalisation": "Contrat de professionnalisation", "temporary": "Intérim",
                       "insertion": "Contrat d'insertion", "other": "Autre"}

@@ -20,7 +20,7 @@ class Contractor(me.Document):
     name = me.StringField(required=True)
     territories = me.ListField(me.StringField())  # where facilitators follow it
     created_by = me.StringField()
-    meta = {"collection": "contractors"}
+    meta = {"collection": "contractors", "indexes": ["territories", "name"]}
 
 
 class ApiKey(OutboxDocument):
@@ -151,6 +151,9 @@ class Declaration(OutboxDocument):
     exited_on = me.DateField()
     exit_reviewed_by = me.StringField()
     exit_reviewed_at = me.DateTimeField()
+    # The Idempotency-Key request that wrote the line (idempotency.request_key): its retry, when the first
+    # attempt wrote the line but died before its answer was kept, gets the line back rather than a conflict.
+    request_key = me.StringField()
     meta = {"collection": "declarations",
             "indexes": ["lot_id", "contractor_siret", "version_ids", ("status", "submitted_at"),
                         ("participant_id", "month"), ("exit_review", "submitted_at")]}
