@@ -187,7 +187,9 @@ def test_a_webhook_answering_500_then_200_gets_the_alert_once_signed(
     subscribed = client.put(f"/api/v1/recipients/{system['id']}/subscriptions", headers=facilitator,
                             json={"subscriptions": [{"kind": "at_risk", "channel": "webhook"}]})
     assert subscribed.status_code == 200
-    assert subscribed.json == [{"kind": "at_risk", "channel": "webhook", "mode": "immediate"}]
+    assert subscribed.json == [{"kind": "at_risk", "channel": "webhook", "mode": "immediate",
+                                "kind_label": "Lot à risque", "channel_label": "Webhook",
+                                "mode_label": "Immédiatement"}]
 
     receiver.answers = [500, 500]  # down for a while, then 200
     event = lot_event()
@@ -444,6 +446,61 @@ def test_window_ending_and_rejected_declarations_reach_who_they_concern_and_no_o
     window_alert = client.get("/api/v1/alerts", headers=facilitator, query_string={"kind": "window_ending"}).json[0]
     assert window_alert["lot_id"] is None and window_alert["link"] == f"{PUBLIC_URL}/participants/p-42"
     assert client.get(f"/api/v1/alerts/{window_alert['id']}", headers={"X-API-Key": key}).status_code == 403
+
+
+def test_a_signed_in_person_chooses_their_own_alerts_by_email_and_stops_them(app, client, operator, auth, mail):
+    from notifications.handlers import apply_declaration, apply_lot_awarded
+    staff = auth("contractor", CARCASSONNE, subject="paie@batiments-sud.example", siret=SIRET)
+    mine, subscriptions = "/api/v1/recipients/mine", "/api/v1/recipients/mine/subscriptions"
+    address = {"territory": CARCASSONNE, "name": "Service paie", "email": "Paie@Batiments-Sud.example"}
+    assert client.get(mine, headers=staff).status_code == 404
+    assert client.put(subscriptions, headers=staff, json={"subscriptions": []}).status_code == 404
+    assert client.put(mine, headers=staff, json={**address, "territory": NARBONNE}).status_code == 403
+    bad = client.put(mine, headers=staff, json={**address, "email": "pas-une-adresse"})
+    assert bad.status_code == 422 and bad.json["errors"]["email"] == ["Adresse e-mail invalide."]
+    assert client.get(mine, headers=staff).status_code == 404  # nothing written
+
+    given = client.put(mine, headers=staff, json=address)
+    assert given.status_code == 200, given.json
+    assert {k: given.json[k] for k in ("email", "audience", "contractor_siret", "own")} == \
+        {"email": "paie@batiments-sud.example", "audience": "contractor", "contractor_siret": SIRET, "own": True}
+    assert client.put(subscriptions, headers=staff,  # participants' matters stay with facilitators
+                      json={"subscriptions": email_to("window_ending")}).status_code == 422
+    chosen = client.put(subscriptions, headers=staff, json={"subscriptions": email_to("declaration_rejected")})
+    assert chosen.status_code == 200 and [s["kind_label"] for s in chosen.json] == ["Déclaration d'heures refusée"]
+    # their choice alone: a facilitator sees the contact but does not choose for them; nobody else takes it
+    facilitator = auth("facilitator", CARCASSONNE, subject="claire")
+    assert client.put(f"/api/v1/recipients/{given.json['id']}/subscriptions", headers=facilitator,
+                      json={"subscriptions": []}).status_code == 403
+    colleague = auth("contractor", CARCASSONNE, subject="compta@batiments-sud.example", siret=SIRET)
+    assert client.put(mine, headers=colleague, json=address).status_code == 409
+    # a facilitator's address registered by an operator becomes hers when she gives it
+    registered = recipient(client, operator, CARCASSONNE, "Claire Martin", "claire.martin@carcassonne-agglo.example")
+    adopted = client.put(mine, headers=facilitator, json={
+        "territory": CARCASSONNE, "name": "Claire Martin", "email": "claire.martin@carcassonne-agglo.example"})
+    assert adopted.status_code == 200 and (adopted.json["id"], adopted.json["own"]) == (registered["id"], True)
+
+    apply_lot_awarded(lot_event("lot.awarded", start_date="2026-01-01", end_date="2026-12-31", quota_hours=100))
+
+    def rejected(declaration_id):
+        apply_declaration(Event(type="declaration.rejected", producer="hours", key="lot-1",
+                                territories=[CARCASSONNE], payload={
+                                    "declaration_id": declaration_id, "lot_id": "lot-1", "participant_id": "p-42",
+                                    "month": "2026-05", "centihours": 700, "mode": "direct_hire",
+                                    "territory": CARCASSONNE, "contractor_siret": SIRET, "reason": "contrat absent"}))
+    rejected("d-1")
+    mail.start()
+    cli(app, "deliver-pending")
+    assert [m["Subject"] for m in mail.to("paie@batiments-sud.example")] == [
+        "[Clauses sociales] Déclaration d'heures refusée — 2026-CA-014, lot 1"]
+
+    assert client.delete(mine, headers=staff).status_code == 204  # erased: the address and its choices
+    assert client.get(mine, headers=staff).status_code == 404
+    assert "paie@batiments-sud.example" not in client.get("/api/v1/recipients", headers=operator).get_data(True)
+    assert client.delete(mine, headers=staff).status_code == 404
+    rejected("d-2")
+    cli(app, "deliver-pending")
+    assert len(mail.to("paie@batiments-sud.example")) == 1
 
 
 def test_facilitators_acknowledge_and_resolve_buyers_read_their_own_operators_see_deliveries(

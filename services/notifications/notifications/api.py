@@ -5,10 +5,11 @@ from flask_smorest import Blueprint
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 
-from . import handlers
-from .schemas import (AlertQuerySchema, AlertSchema, DeliveryQuerySchema, DeliverySchema, RecipientCreateSchema,
-                      RecipientQuerySchema, RecipientSchema, RecipientUpdateSchema, ResolveSchema, SubscriptionSchema,
-                      SubscriptionsSchema, WebhookCreateSchema, WebhookSchema)
+from . import domain, handlers
+from .schemas import (AlertQuerySchema, AlertSchema, ContactSchema, DeliveryQuerySchema, DeliverySchema,
+                      RecipientCreateSchema, RecipientQuerySchema, RecipientSchema, RecipientUpdateSchema,
+                      ResolveSchema, SubscriptionSchema, SubscriptionsSchema, VocabularySchema, WebhookCreateSchema,
+                      WebhookSchema)
 from .store import Alert, Delivery, Recipient
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1",
@@ -27,6 +28,14 @@ def _recipient(recipient_id: str) -> Recipient:
     if recipient is None:
         raise problem(404, "Destinataire introuvable.")
     require_territory([recipient.territory], "ce destinataire")
+    return recipient
+
+
+def _chosen_by_others(recipient_id: str) -> Recipient:
+    """A recipient whose alerts the caller may choose: not a signed-in person's own address (theirs alone)."""
+    recipient = _recipient(recipient_id)
+    if recipient.person and recipient.person != current_principal().subject:
+        raise problem(403, "Cette personne choisit elle-même ses alertes, depuis sa page « Mes alertes ».")
     return recipient
 
 
@@ -64,6 +73,70 @@ class Recipients(MethodView):
         return [handlers.recipient_view(r) for r in page]
 
 
+# --- the signed-in person's own address and the alerts they choose (static paths: matched before an id's) -----
+EVERYONE = ("facilitator", "operator", "buyer", "contractor")
+
+
+def _own_recipient() -> Recipient:
+    mine = handlers.own_recipient(current_principal())
+    if mine is None:
+        raise problem(404, "Vous n'avez pas encore donné d'adresse pour recevoir vos alertes.")
+    return mine
+
+
+@blp.route("/recipients/mine")
+class OwnRecipient(MethodView):
+    @allow(*EVERYONE)
+    @blp.response(200, RecipientSchema)
+    @blp.alt_response(404, description="No address given yet")
+    def get(self):
+        """The signed-in person's own address for their alerts (404 until they give one)"""
+        return handlers.recipient_view(_own_recipient())
+
+    @allow(*EVERYONE)
+    @blp.arguments(ContactSchema)
+    @blp.response(200, RecipientSchema)
+    def put(self, data):
+        """Give or change the address where the signed-in person receives the alerts of their role (a
+        buyer's staff those of their buyer, a company's staff those of their company)"""
+        require_territory([data["territory"]], "ce territoire")
+        try:
+            return handlers.recipient_view(handlers.set_own_recipient(current_principal(), data))
+        except handlers.AlreadyRegistered:
+            raise problem(409, "Cette adresse reçoit déjà les alertes de ce territoire pour quelqu'un d'autre.") \
+                from None
+        except handlers.Refused as exc:
+            raise _refused(exc) from None
+
+    @allow(*EVERYONE)
+    @blp.response(204)
+    @blp.alt_response(404, description="No address given yet")
+    def delete(self):
+        """Stop receiving alerts: the signed-in person's address and its subscriptions are erased"""
+        handlers.forget(_own_recipient())
+
+
+@blp.route("/recipients/mine/subscriptions")
+class OwnSubscriptions(MethodView):
+    @allow(*EVERYONE)
+    @blp.response(200, SubscriptionSchema(many=True))
+    @blp.alt_response(404, description="No address given yet")
+    def get(self):
+        """The alerts the signed-in person receives by e-mail, at once or in the daily digest"""
+        return handlers.subscriptions_of(_own_recipient().id)
+
+    @allow(*EVERYONE)
+    @blp.arguments(SubscriptionsSchema)
+    @blp.response(200, SubscriptionSchema(many=True))
+    @blp.alt_response(404, description="No address given yet")
+    def put(self, data):
+        """Replace the alerts the signed-in person receives (kinds of their role, by e-mail)"""
+        try:
+            return handlers.replace_subscriptions(_own_recipient(), data["subscriptions"])
+        except handlers.Refused as exc:
+            raise _refused(exc) from None
+
+
 @blp.route("/recipients/<recipient_id>")
 class RecipientItem(MethodView):
     @allow("facilitator", "operator")
@@ -94,7 +167,7 @@ class Subscriptions(MethodView):
     def put(self, data, recipient_id):
         """Replace a recipient's subscriptions (kind × channel email|webhook × immediate|daily_digest)"""
         try:
-            return handlers.replace_subscriptions(_recipient(recipient_id), data["subscriptions"])
+            return handlers.replace_subscriptions(_chosen_by_others(recipient_id), data["subscriptions"])
         except handlers.Refused as exc:
             raise _refused(exc) from None
 
@@ -107,7 +180,7 @@ class Webhook(MethodView):
     def put(self, data, recipient_id):
         """Set (or rotate) the recipient's webhook; its signing secret is shown in this answer only"""
         try:
-            recipient, secret = handlers.set_webhook(_recipient(recipient_id), data["url"],
+            recipient, secret = handlers.set_webhook(_chosen_by_others(recipient_id), data["url"],
                                                      current_app.extensions["settings"].extra["webhook_allowed"])
         except handlers.Refused as exc:
             raise _refused(exc) from None
@@ -119,6 +192,15 @@ class Webhook(MethodView):
     def delete(self, recipient_id):
         """Remove the recipient's webhook; its pending webhook deliveries are cancelled"""
         handlers.remove_webhook(_recipient(recipient_id))
+
+
+@blp.route("/alerts/vocabulary")  # under /alerts: the gateway routes by that prefix
+class Vocabulary(MethodView):
+    @allow("facilitator", "operator", "buyer", "contractor")
+    @blp.response(200, VocabularySchema)
+    def get(self):
+        """The codes of alerts, subscriptions and deliveries with their French labels"""
+        return domain.vocabulary()
 
 
 @blp.route("/alerts")

@@ -78,12 +78,32 @@ def kinds_for(audience: str) -> list[str]:
     return [k.value for k, audiences in AUDIENCE_OF.items() if audience in audiences]
 
 
+def vocabulary() -> dict:
+    """Every code the API answers with its French label (what the pages' filters and forms offer), and for
+    each kind of alert its severity and who may receive it."""
+    def pairs(labels):
+        return [{"code": code, "label": label} for code, label in labels.items()]
+    return {"kinds": [{"code": k.value, "label": TITLES_FR[k], "severity": SEVERITY[k],
+                       "audiences": sorted(AUDIENCE_OF[k])} for k in Kind],
+            "severities": pairs(SEVERITY_LABELS_FR), "statuses": pairs(ALERT_STATUS_LABELS_FR),
+            "channels": pairs(CHANNEL_LABELS_FR), "modes": pairs(MODE_LABELS_FR),
+            "delivery_statuses": pairs(DELIVERY_STATUS_LABELS_FR)}
+
+
 CHANNELS = ("email", "webhook")
 MODES = ("immediate", "daily_digest")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 # failed: the last attempt failed and another one is planned (never dropped); cancelled: the recipient
 # was deactivated or lost its webhook before it could be delivered
 DELIVERY_STATUSES = ("pending", "sent", "failed", "cancelled")
+# What the pages show for each code (the web application takes them from the API's answers).
+KIND_LABELS_FR = {k.value: title for k, title in TITLES_FR.items()}
+SEVERITY_LABELS_FR = {"info": "Information", "warning": "Attention", "critical": "Urgent"}
+ALERT_STATUS_LABELS_FR = {"open": "Ouverte", "acknowledged": "Prise en charge", "resolved": "Résolue"}
+CHANNEL_LABELS_FR = {"email": "Courriel", "webhook": "Webhook"}
+MODE_LABELS_FR = {"immediate": "Immédiatement", "daily_digest": "Dans le récapitulatif quotidien"}
+DELIVERY_STATUS_LABELS_FR = {"pending": "En attente", "sent": "Envoyé", "failed": "En échec, nouvel essai prévu",
+                             "cancelled": "Annulé"}
 
 # lot.status_changed alerts on these statuses only; "reached" is alerted through lot.quota_reached
 ALERTING_STATUSES = {"at_risk": Kind.AT_RISK, "behind": Kind.BEHIND}

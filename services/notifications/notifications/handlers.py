@@ -48,11 +48,12 @@ class Refused(Exception):
 
 
 # --- recipients, subscriptions, webhooks ------------------------------------------------------------
-def add_recipient(data: dict, created_by: str) -> Recipient:
+def add_recipient(data: dict, created_by: str, person: str | None = None) -> Recipient:
     recipient = Recipient(territory=data["territory"], name=data["name"], email=data["email"],
                           audience=data.get("audience") or domain.FACILITATOR,
                           organisation=data.get("organisation"), buyer_id=data.get("buyer_id"),
-                          contractor_siret=data.get("contractor_siret"), created_by=created_by, created_at=_now())
+                          contractor_siret=data.get("contractor_siret"), created_by=created_by, created_at=_now(),
+                          person=person)
     try:
         recipient.save(force_insert=True)
     except me.NotUniqueError:
@@ -71,6 +72,47 @@ def _rewrite_recipient(recipient: Recipient, **changes) -> Recipient:
 
 def update_recipient(recipient: Recipient, changes: dict) -> Recipient:
     return _rewrite_recipient(recipient, **changes)
+
+
+# a signed-in person's own address: the alerts meant for their role, for their organisation
+def own_recipient(principal: Principal) -> Recipient | None:
+    return Recipient.objects(person=principal.subject).first()
+
+
+def _whose(principal: Principal) -> dict:
+    """The audience of the person's role, and for a buyer's or a company's staff member, their organisation."""
+    if principal.role == "buyer":
+        if not principal.buyer_id:
+            raise Refused(403, "Votre compte n'est rattaché à aucun acheteur : il ne reçoit pas d'alertes.")
+        return {"audience": domain.BUYER, "buyer_id": principal.buyer_id}
+    if principal.role == "contractor":
+        return {"audience": domain.CONTRACTOR, "contractor_siret": principal.siret}
+    return {"audience": domain.FACILITATOR}
+
+
+def set_own_recipient(principal: Principal, data: dict) -> Recipient:
+    """Create or change the person's own address. An address their territory already alerts, for the same
+    audience and nobody's own yet (registered for them by a facilitator), becomes theirs."""
+    whose, mine = _whose(principal), own_recipient(principal)
+    try:
+        if mine is not None:
+            return _rewrite_recipient(mine, **data, **whose)
+        known = Recipient.objects(territory=data["territory"], email=data["email"]).first()
+        if known is None:
+            return add_recipient({**data, **whose}, principal.subject, person=principal.subject)
+        if known.person or any(getattr(known, name) != value for name, value in whose.items()):
+            raise AlreadyRegistered()
+        return _rewrite_recipient(known, name=data["name"], person=principal.subject, active=True)
+    except me.NotUniqueError:
+        raise AlreadyRegistered() from None
+
+
+def forget(recipient: Recipient) -> None:
+    """The contact receives nothing any more: its address and its subscriptions go (its pending messages are
+    then cancelled; the delivery log keeps no address)."""
+    Subscription.objects(recipient_id=recipient.id).delete()
+    recipient.delete()
+    log.info("recipient erased", extra={"recipient_id": recipient.id})
 
 
 class AddressRefused(Exception):
@@ -142,8 +184,8 @@ def replace_subscriptions(recipient: Recipient, wanted: list[dict]) -> list[Subs
 
 
 def recipient_view(recipient: Recipient) -> dict:
-    data = {name: getattr(recipient, name) for name in Recipient._fields if name != "webhook_secret"}
-    data["has_webhook"] = bool(recipient.webhook_url)
+    data = {name: getattr(recipient, name) for name in Recipient._fields if name not in ("webhook_secret", "person")}
+    data["has_webhook"], data["own"] = bool(recipient.webhook_url), bool(recipient.person)
     return data
 
 

@@ -1,21 +1,37 @@
 """Request and response schemas of the notifications API (validation, serialisation and docs at once)."""
 import marshmallow as ma
 from marshmallow import fields, validate
+from marshmallow.utils import get_value
 from plumbing.validation import Siret, Territory, identifier, listing, text
 
-from .domain import ALERT_STATUSES, AUDIENCES, CHANNELS, DELIVERY_STATUSES, KINDS, MODES, SEVERITIES
-
+from .domain import (ALERT_STATUS_LABELS_FR, ALERT_STATUSES, AUDIENCES, CHANNEL_LABELS_FR, CHANNELS,
+                     DELIVERY_STATUS_LABELS_FR, DELIVERY_STATUSES, KIND_LABELS_FR, KINDS, MODE_LABELS_FR, MODES,
+                     SEVERITIES, SEVERITY_LABELS_FR)
 
 
 def _one_of(values):
     return validate.OneOf(values, error="Valeur inconnue : " + ", ".join(values) + " attendu.")
 
 
-class RecipientCreateSchema(ma.Schema):
-    territory = Territory(required=True)
+def _label(labels: dict, name: str):
+    """The French label of a code field, for the pages (answers only)."""
+    return fields.Function(lambda obj: labels.get(get_value(obj, name)), dump_only=True,
+                           metadata={"description": f"{name} in French"})
+
+
+class ContactSchema(ma.Schema):
+    """Who receives alerts, and where: a person's own address (the signed-in person's) is just this."""
+    territory = Territory(required=True, metadata={"description": "the territory whose alerts the contact receives"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=254),
                          error_messages={"invalid": "Adresse e-mail invalide."})
+
+    @ma.post_load
+    def normalise(self, data, **kwargs):
+        return {**data, "name": data["name"].strip(), "email": data["email"].strip().lower()}
+
+
+class RecipientCreateSchema(ContactSchema):
     audience = fields.String(load_default="facilitator", validate=_one_of(AUDIENCES), metadata={
         "description": "facilitator (a partner structure of the territory), buyer's or contractor's contact"})
     organisation = fields.String(validate=validate.Length(max=200),
@@ -29,10 +45,6 @@ class RecipientCreateSchema(ma.Schema):
             raise ma.ValidationError({"buyer_id": ["Obligatoire pour le contact d'un acheteur."]})
         if data.get("audience") == "contractor" and not data.get("contractor_siret"):
             raise ma.ValidationError({"contractor_siret": ["Obligatoire pour le contact d'une entreprise."]})
-
-    @ma.post_load
-    def normalise(self, data, **kwargs):
-        return {**data, "name": data["name"].strip(), "email": data["email"].strip().lower()}
 
 
 class RecipientUpdateSchema(ma.Schema):
@@ -54,6 +66,8 @@ class RecipientSchema(ma.Schema):
     has_webhook = fields.Boolean()
     webhook_url = fields.String(allow_none=True)
     created_at = fields.DateTime()
+    own = fields.Boolean(metadata={"description": "the contact is a signed-in person's own address: they alone "
+                                                  "choose its alerts"})
 
 
 class RecipientQuerySchema(ma.Schema):
@@ -66,6 +80,9 @@ class SubscriptionSchema(ma.Schema):
     channel = fields.String(required=True, validate=_one_of(CHANNELS))
     mode = fields.String(load_default="immediate", validate=_one_of(MODES),
                          metadata={"description": "immediate, or gathered in the daily digest"})
+    kind_label = _label(KIND_LABELS_FR, "kind")
+    channel_label = _label(CHANNEL_LABELS_FR, "channel")
+    mode_label = _label(MODE_LABELS_FR, "mode")
 
 
 class SubscriptionsSchema(ma.Schema):
@@ -83,10 +100,32 @@ class WebhookSchema(ma.Schema):
     signature = fields.String(metadata={"description": "how requests are signed"})
 
 
+class LabelSchema(ma.Schema):
+    code = fields.String()
+    label = fields.String(metadata={"description": "in French"})
+
+
+class AlertKindSchema(LabelSchema):
+    severity = fields.String(validate=validate.OneOf(SEVERITIES))
+    audiences = fields.List(fields.String(), metadata={"description": "who may receive it (facilitator, buyer, "
+                                                                      "contractor)"})
+
+
+class VocabularySchema(ma.Schema):
+    kinds = fields.List(fields.Nested(AlertKindSchema))
+    severities = fields.List(fields.Nested(LabelSchema))
+    statuses = fields.List(fields.Nested(LabelSchema), metadata={"description": "of alerts"})
+    channels = fields.List(fields.Nested(LabelSchema))
+    modes = fields.List(fields.Nested(LabelSchema))
+    delivery_statuses = fields.List(fields.Nested(LabelSchema))
+
+
 class AlertSchema(ma.Schema):
     id = fields.String()
     kind = fields.String(validate=validate.OneOf(KINDS))
+    kind_label = _label(KIND_LABELS_FR, "kind")
     severity = fields.String(validate=validate.OneOf(SEVERITIES))
+    severity_label = _label(SEVERITY_LABELS_FR, "severity")
     title = fields.String()
     message = fields.String()
     territories = fields.List(fields.String())
@@ -95,6 +134,7 @@ class AlertSchema(ma.Schema):
     context = fields.Dict(metadata={"description": "market and lot names, opaque ids"})
     figures = fields.Dict(metadata={"description": "hours and dates the alert is about"})
     status = fields.String(validate=validate.OneOf(ALERT_STATUSES))
+    status_label = _label(ALERT_STATUS_LABELS_FR, "status")
     acknowledged_by = fields.String(allow_none=True)
     acknowledged_at = fields.DateTime(allow_none=True)
     resolved_by = fields.String(allow_none=True)
@@ -135,10 +175,13 @@ class DeliverySchema(ma.Schema):
     alert_ids = fields.List(fields.String())
     recipient_id = fields.String()
     channel = fields.String()
+    channel_label = _label(CHANNEL_LABELS_FR, "channel")
     mode = fields.String()
+    mode_label = _label(MODE_LABELS_FR, "mode")
     digest_day = fields.String(allow_none=True)
     territories = fields.List(fields.String())
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    status_label = _label(DELIVERY_STATUS_LABELS_FR, "status")
     attempts = fields.List(fields.Nested(AttemptSchema))
     next_attempt_at = fields.DateTime()
     created_at = fields.DateTime()

@@ -28,9 +28,10 @@ class Recipient(me.Document):
     webhook_set_at = me.DateTimeField()
     created_by = me.StringField()
     created_at = me.DateTimeField()
+    person = me.StringField()  # the signed-in person this contact is (their own subscriptions), by token subject
     meta = {"collection": "recipients",
             "indexes": [{"fields": ["territory", "email"], "unique": True}, ("territory", "active"), "buyer_id",
-                        "contractor_siret"]}
+                        "contractor_siret", "person"]}
 
 
 class Subscription(me.Document):
