@@ -6,7 +6,7 @@ buyer_id). The public observatory needs no sign-in and gives only the region's s
 from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from plumbing.auth import allow, current_principal
+from plumbing.auth import allow, current_principal, public_endpoint
 from plumbing.problems import problem
 from plumbing.region import current as current_region
 
@@ -143,6 +143,7 @@ class Panorama(MethodView):
 @public.route("/public")
 class PublicFigures(MethodView):
     @public.response(200, PublicFiguresSchema)
+    @public_endpoint
     def get(self):
         """The region's published figures (JSON, no sign-in): aggregates only, under the statistical secret"""
         return handlers.public_figures(_threshold())
@@ -151,6 +152,7 @@ class PublicFigures(MethodView):
 @public.route("/public.html")
 class PublicPage(MethodView):
     @public.response(200, description="The public observatory page, embeddable in a partner's site")
+    @public_endpoint
     def get(self):
         """The public observatory page (no sign-in), to embed in a partner's website"""
         figures = handlers.public_figures(_threshold())

@@ -7,6 +7,8 @@ rebuild command fold events with the same functions.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from plumbing.vocabulary import MODE_LABELS_FR
+
 # --- French labels ----------------------------------------------------------------------------------
 UNKNOWN_FR = "non renseigné"
 SECTOR_LABELS_FR = {"works": "travaux", "services": "services", "supplies": "fournitures"}
@@ -18,10 +20,6 @@ CLAUSE_KIND_LABELS_FR = {
     "execution_condition": "condition d'exécution", "award_criterion": "critère d'attribution",
     "reserved_contract": "marché réservé", "insertion_object": "marché d'insertion (objet du marché)",
     None: "sans clause"}
-MODE_LABELS_FR = {
-    "direct_hire": "embauche directe", "etti": "mise à disposition par une ETTI", "geiq": "mise à disposition par un GEIQ",
-    "ai": "mise à disposition par une association intermédiaire", "siae_subcontracting": "sous-traitance à une SIAE",
-    "siae_cocontracting": "cotraitance avec une SIAE", "training": "heures de formation"}
 CONTRACT_TYPE_LABELS_FR = {
     "cdi": "CDI", "cdd": "CDD", "apprenticeship": "contrat d'apprentissage",
     "professionalisation": "contrat de professionnalisation", "temporary": "intérim",

@@ -5,9 +5,9 @@ import time
 from collections import defaultdict
 from datetime import date
 
-from kafka import KafkaConsumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as RdTopicPartition
 from kafka.admin import KafkaAdminClient
-from kafka.structs import OffsetAndMetadata
 from plumbing import events as envelope
 from plumbing.auth import Principal
 from plumbing.consumer import Batched, ProcessedEvent
@@ -50,7 +50,18 @@ def apply_events(batch: list[envelope.Event]) -> None:
         _replace(FACT_DOCUMENTS[kind], [documents[i] for i in facts.changed.get(kind, ())])
     _replace(LotLines, _lot_lines(facts.lines.values()))
     if facts.changed:
-        snapshot.record({**facts.changed, "lines": line_lots})
+        _save_now_and_then(snapshot.record({**facts.changed, "lines": line_lots}))
+
+
+def _save_now_and_then(generation: int) -> None:
+    """Every SAVE_EVERY batches, save the snapshot: a process starting loads it and catches up the batches since.
+    Its failure costs only time (processes then read more), never the batch: it is written and recorded."""
+    if generation % snapshot.SAVE_EVERY:
+        return
+    try:
+        snapshot.save(snapshot.current())
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("snapshot not saved; starting processes will catch up from an older one or read the facts")
 
 
 _BATCH = Batched(apply_events)  # one handler for every type: a poll's events are folded in their order
@@ -69,42 +80,49 @@ def rebuild(settings, progress=None) -> dict:
     """Read every event of the consumed topics from their beginning up to their current end, fold them in
     memory, replace the read model, and set the worker's consumer group to go on from there.
 
-    Stop the worker first: the group's offsets can only be set while it has no member (``WorkerRunning``)."""
+    Stop the worker first: the group's offsets can only be set while it has no member (``WorkerRunning``).
+    Read with librdkafka (confluent-kafka): it fetches and unpacks in C threads, where kafka-python's unpacking
+    took as much of this process's core as decoding and folding."""
     started = time.perf_counter()
     refuse_while_the_worker_runs(settings)
     topics = [settings.events_topic(service) for service in CONSUMES]
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.consumer_group,
-                             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=5000,
-                             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+    consumer = Consumer({"bootstrap.servers": ",".join(settings.kafka_bootstrap_servers),
+                         "group.id": settings.consumer_group, "enable.auto.commit": False, "enable.partition.eof": True,
+                         "max.partition.fetch.bytes": 16 * 1024 * 1024, "logger": log})
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
+        known = consumer.list_topics(timeout=30).topics
+        ends = {(t, p): consumer.get_watermark_offsets(RdTopicPartition(t, p), timeout=30)[1]
+                for t in topics if t in known and not known[t].error for p in sorted(known[t].partitions)}
+        remaining = {tp for tp, end in ends.items() if end > 0}
+        consumer.assign([RdTopicPartition(t, p, OFFSET_BEGINNING) for t, p in remaining])
         facts, count = Facts(), 0
-        remaining = {tp for tp in partitions if ends[tp] > 0}
         while remaining:
-            for tp, messages in consumer.poll(timeout_ms=1000).items():
-                for message in messages:
-                    if message.offset >= ends[tp]:
-                        continue
-                    try:
-                        event = envelope.decode(message.value)
-                    except ValueError:
-                        continue  # the worker dead-lettered it; it never was part of the read model
-                    if event.type in EVENT_HANDLERS:
-                        domain.fold(facts, event)
-                        count += 1
-                if consumer.position(tp) >= ends[tp]:
+            for message in consumer.consume(num_messages=10_000, timeout=1):
+                tp = (message.topic(), message.partition())
+                if message.error() is not None:
+                    if message.error().code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(message.error())
+                    remaining.discard(tp)  # at its end (an empty or emptied partition says only this)
+                    continue
+                if message.offset() >= ends[tp] - 1:
                     remaining.discard(tp)
+                    if message.offset() >= ends[tp]:
+                        continue  # published after the rebuild started: the worker will apply it
+                try:
+                    event = envelope.decode(message.value())
+                except ValueError:
+                    continue  # the worker dead-lettered it; it never was part of the read model
+                if event.type in EVENT_HANDLERS:
+                    domain.fold(facts, event)
+                    count += 1
             if progress:
                 progress(count)
         read = time.perf_counter()
         refuse_while_the_worker_runs(settings)  # started while we read: it would fold on top of our model
         replace_read_model(facts)
-        consumer.commit({tp: OffsetAndMetadata(ends[tp], None, -1) for tp in partitions})
+        consumer.commit(offsets=[RdTopicPartition(t, p, end) for (t, p), end in ends.items()], asynchronous=False)
     finally:
-        consumer.close(autocommit=False)
+        consumer.close()
     done = time.perf_counter()
     return {"events": count, "lines": len(facts.lines), "seconds": round(done - started, 2),
             "read_seconds": round(read - started, 2), "events_per_second": round(count / max(done - started, 1e-9))}
@@ -134,8 +152,14 @@ def replace_read_model(facts: Facts) -> None:
     collection(ProcessedEvent).delete_many({})  # the group goes on from the rebuild's end: nothing before counts
     for kind, document in FACT_DOCUMENTS.items():
         _insert(document, list(getattr(facts, kind).values()))
-    _insert(LotLines, _lot_lines(facts.lines.values()), 20)
-    snapshot.new_epoch()
+    lot_lines = _lot_lines(facts.lines.values())
+    _insert(LotLines, lot_lines, 20)
+    # the web processes' snapshot, made from what was just written rather than read back (about 30 s a million)
+    rebuilt = snapshot.Snapshot(None, 0)
+    rebuilt.markets, rebuilt.lots = dict(facts.markets), dict(facts.lots)
+    rebuilt.put_people(facts.people.values())
+    rebuilt.put_lines(lot_lines)
+    snapshot.new_epoch(rebuilt)
 
 
 def _lot_lines(lines) -> list[dict]:
@@ -186,6 +210,9 @@ def statistics(scope: Scope, dimensions: list[str], months: tuple[str, str] | No
                         dimensions)
     if not groups:
         groups[tuple(TOTAL for _ in dimensions)] = domain.Group()
+    # in the keys' order, not the snapshot's codes' (its history): every process then hides the same cells, or
+    # two answers to one query could each give back what the other hides
+    groups = dict(sorted(groups.items(), key=lambda kg: _sort_key(kg[0])))
     hidden = domain.suppression({key: domain.participants(g) for key, g in groups.items()}, threshold)
     hidden_outcomes = {o: domain.suppression({key: domain.outcome_count(g, o) for key, g in groups.items()},
                                              threshold) for o in domain.OUTCOMES}
@@ -219,6 +246,7 @@ def statistics(scope: Scope, dimensions: list[str], months: tuple[str, str] | No
         "margins": margins,
         "total": row(total_key, groups[total_key]),
         "outcome_labels": domain.OUTCOME_LABELS_FR,
+        "criteria": [{"code": d.code, "label": d.label} for d in domain.DIMENSIONS.values()],
         "notes": _notes(dimensions, lot_level, threshold)}
 
 

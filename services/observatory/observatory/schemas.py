@@ -58,6 +58,8 @@ class StatisticsSchema(ma.Schema):
     margins = fields.Dict(metadata={"description": "two criteria: the total of each value of each"})
     total = fields.Dict()
     outcome_labels = fields.Dict()
+    criteria = fields.List(fields.Dict(), metadata={"description": "every criterion one may break down by (code, "
+                                                                   "French label)"})
     notes = fields.List(fields.String())
 
 

@@ -109,8 +109,16 @@ class Change(me.Document):
     meta = {"collection": "changes", "strict": False}
 
 
+class SavedPart(me.Document):
+    """A part of a saved snapshot (``snapshot.save``): bytes of its .npz, under "<epoch>:<generation>:<n>"; the
+    version document names the one to load and how many parts it has."""
+    id = me.StringField(primary_key=True)
+    data = me.BinaryField()
+    meta = {"collection": "saved_snapshots", "strict": False}
+
+
 FACT_DOCUMENTS = {"markets": MarketFact, "lots": LotFact, "people": PersonFact}
-READ_MODEL = [*FACT_DOCUMENTS.values(), LotLines, Change, Version]
+READ_MODEL = [*FACT_DOCUMENTS.values(), LotLines, Change, Version, SavedPart]
 
 
 def collection(document):
