@@ -110,14 +110,16 @@ def topic(isolation):
     return lambda name: f"t{isolation}.{name}"
 
 
-def bearer(role: str, *territories: str, subject: str = "someone", buyer_id: str | None = None) -> dict:
-    token = issue_token(TEST_JWT_SECRET, subject, role, list(territories), buyer_id=buyer_id)
+def bearer(role: str, *territories: str, subject: str = "someone", buyer_id: str | None = None,
+           siret: str | None = None) -> dict:
+    token = issue_token(TEST_JWT_SECRET, subject, role, list(territories), buyer_id=buyer_id, siret=siret)
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 def auth():
-    """``auth("facilitator", "aude-departement")`` -> headers carrying a signed token."""
+    """``auth("facilitator", "aude-departement")`` -> headers carrying a signed token (a company's staff member:
+    ``auth("contractor", territory, siret=...)``)."""
     return bearer
 
 

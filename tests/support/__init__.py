@@ -224,6 +224,18 @@ class _MailCollector:
         return "250 Message accepted for delivery"
 
 
+def sunk_mails(config, to: str | None = None, about: str = "") -> list:
+    """The e-mails a stack's SMTP sink stored (to this address, whose subject holds ``about``)."""
+    import email
+    from email import policy
+    found = []
+    for path in sorted(config.mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if (to is None or message["X-Envelope-To"] == to) and about in message["Subject"]:
+            found.append(message)
+    return found
+
+
 def mail_parts(message) -> tuple[str, str]:
     """(text, html) of a multipart/alternative e-mail."""
     return (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content())

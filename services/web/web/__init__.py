@@ -1,0 +1,1 @@
+"""The web application: the pages facilitators, buyers, companies' staff and operators use."""

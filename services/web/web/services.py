@@ -1,0 +1,127 @@
+"""The services' public APIs, called with the signed-in person's token.
+
+A page asks for what it needs at once (``gather``) and waits at most WEB_API_TIMEOUT_S: a service that
+does not answer makes its part of the page say so, and the rest still shows.
+"""
+import contextvars
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+from plumbing.logs import request_id_var
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = "Ce service ne répond pas pour le moment ; réessayez dans quelques instants."
+
+
+class SignInAgain(Exception):
+    """A service refused the person's token (expired or revoked): they sign in again."""
+
+
+@dataclass
+class Answer:
+    """What a service answered: its data, or why not (a problem, or no answer at all)."""
+    service: str
+    status: int = 0  # 0: no answer in time
+    data: object = None
+    problem: dict = field(default_factory=dict)
+    total: int | None = None  # X-Pagination's total, for lists
+    content: bytes = b""
+    headers: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def unavailable(self) -> bool:
+        return self.status == 0 or self.status >= 500
+
+    @property
+    def message(self) -> str:
+        """The French explanation a person reads when the call did not succeed."""
+        if self.unavailable:
+            return UNAVAILABLE
+        return self.problem.get("detail") or self.problem.get("title") or "La demande a été refusée."
+
+    @property
+    def field_errors(self) -> dict[str, list[str]]:
+        """Per-field messages of a refused form, flattened to ``name`` or ``name.sub``."""
+        flat = {}
+
+        def walk(prefix, value):
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    walk(f"{prefix}.{key}" if prefix else str(key), inner)
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                flat[prefix] = value
+            elif isinstance(value, list):
+                for index, inner in enumerate(value):
+                    walk(f"{prefix}.{index}", inner)
+            else:
+                flat[prefix] = [str(value)]
+        walk("", self.problem.get("errors") or {})
+        return flat
+
+    def items(self) -> list:
+        return self.data if self.ok and isinstance(self.data, list) else []
+
+
+class Services:
+    """One HTTP client for every service, shared by a process's threads."""
+
+    def __init__(self, urls: dict[str, str], timeout_s: float):
+        self.urls = urls
+        self.http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
+                                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="api")
+
+    def call(self, token: str | None, service: str, method: str, path: str, *, params=None, json_body=None,
+             files=None, data=None, headers=None, timeout_s: float | None = None) -> Answer:
+        sent = {"Accept": "application/json, */*", "X-Request-ID": request_id_var.get() or ""}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        params = {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
+        try:
+            response = self.http.request(method, self.urls[service] + path, params=params, json=json_body,
+                                         files=files, data=data, headers=sent,
+                                         timeout=timeout_s or httpx.USE_CLIENT_DEFAULT)
+        except httpx.HTTPError as exc:
+            log.warning("service call failed", extra={"service": service, "error": type(exc).__name__})
+            return Answer(service)
+        if response.status_code == 401 and token:
+            raise SignInAgain()
+        return _answer(service, response)
+
+    def gather(self, token: str | None, calls: dict[str, tuple]) -> dict[str, Answer]:
+        """Several GETs at once: ``{"lots": ("markets", "/api/v1/lots", {"at_risk": "true"}), …}``."""
+        # each thread keeps the page's request id (its calls are logged under it, here and by the services)
+        futures = {name: self.pool.submit(contextvars.copy_context().run, self.call, token, call[0], "GET", call[1],
+                                          params=call[2] if len(call) > 2 else None)
+                   for name, call in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _answer(service: str, response: httpx.Response) -> Answer:
+    answer = Answer(service, response.status_code, content=response.content, headers=dict(response.headers))
+    media = response.headers.get("content-type", "")
+    if "json" in media and response.content:
+        try:
+            body = response.json()
+        except json.JSONDecodeError:
+            body = None
+        if answer.ok:
+            answer.data = body
+        elif isinstance(body, dict):
+            answer.problem = body
+    pagination = response.headers.get("X-Pagination")
+    if pagination:
+        try:
+            answer.total = int(json.loads(pagination).get("total", 0))
+        except (ValueError, AttributeError):
+            pass
+    return answer
