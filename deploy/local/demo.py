@@ -61,24 +61,27 @@ class Platform:
         self.config = config
         self.http = requests.Session()
 
-    def token(self, role: str, *territories: str, subject: str | None = None) -> dict:
-        token = issue_token(self.config.jwt_secret, subject or f"demo-{role}", role, list(territories))
+    def token(self, role: str, *territories: str, subject: str | None = None, siret: str | None = None) -> dict:
+        """A bearer token's header; a company's staff member (role contractor) carries its ``siret``."""
+        token = issue_token(self.config.jwt_secret, subject or f"demo-{role}", role, list(territories), siret=siret)
         return {"Authorization": f"Bearer {token}"}
 
-    def call(self, method: str, service: str, path: str, headers=None, json=None, expect=(200, 201, 204)):
+    def call(self, method: str, service: str, path: str, headers=None, json=None, expect=(200, 201, 204),
+             timeout: float = 30):
         response = self.http.request(method, self.config.url(service) + path, headers=headers, json=json,
-                                     timeout=30)
+                                     timeout=timeout)
         if response.status_code not in expect:
             raise RuntimeError(f"{method} {service}{path} -> {response.status_code}: {response.text}")
         return response.json() if response.content else None
 
     def wait_ready(self, timeout: float = 90) -> None:
         for service in SERVICES:
-            poll(lambda: self._ready(service), timeout, f"{service} ready")
+            poll(lambda: self._ready(self.config.url(service)), timeout, f"{service} ready")
+        poll(lambda: self._ready(self.config.web_app_url), timeout, "web application ready")
 
-    def _ready(self, service: str) -> bool:
+    def _ready(self, url: str) -> bool:
         try:
-            return self.http.get(self.config.url(service) + "/health/ready", timeout=5).status_code == 200
+            return self.http.get(url + "/health/ready", timeout=5).status_code == 200
         except requests.RequestException:
             return False
 
@@ -95,34 +98,40 @@ def poll(predicate, timeout: float = 30.0, what: str = "condition", interval: fl
         time.sleep(interval)
 
 
-def seed(platform: Platform, stories: bool = False) -> None:
+def seed(platform: Platform, stories: bool = False, region: bool = False) -> None:
     """The stack's region: the reference table of trades and its partner structures' facilitators to
     alert by e-mail. For the Aude demo, also a few buyers, and lines validated at once (each territory's
     hours settings override the region file's default) so that the slice reaches its quota alone; with
-    ``stories``, the follow-up stories too (an exit recorded late, an eligibility renewed)."""
-    region = load_region(platform.config.region_file)
-    operator = platform.token("operator", *region.territories)
-    facilitator = platform.token("facilitator", *region.territories, subject="demo-seed")
+    ``region``, a region that looks alive (demo_region.py: markets, lots in every status, participants,
+    months of declarations, alerts); with ``stories``, the follow-up stories too (an exit recorded late, an
+    eligibility renewed)."""
+    stack_region = load_region(platform.config.region_file)
+    demo_region = stack_region.id == DEMO_REGION.id
+    operator = platform.token("operator", *stack_region.territories)
+    facilitator = platform.token("facilitator", *stack_region.territories, subject="demo-seed")
     for code, trade in DEMO_TRADES.items():
         platform.call("PUT", "markets", f"/api/v1/trades/{code}", operator,
                       {**trade, "hourly_cost": "30", "insertion_rate": "0.05"})
-    if region.id == DEMO_REGION.id:
+    if demo_region:
         for buyer in DEMO_BUYERS:
             platform.call("POST", "markets", "/api/v1/buyers", facilitator, buyer, expect=(201, 409))
         for territory in DEMO_TERRITORIES:
             platform.call("PUT", "hours", f"/api/v1/declarations/territory-settings/{territory}", facilitator,
                           {"auto_validation": True})
-    recipients = partner_recipients(region)
+    recipients = partner_recipients(stack_region)
     known = {r["email"] for r in platform.call("GET", "notifications", "/api/v1/recipients?page_size=100",
                                                operator) or []}
     for recipient in recipients:
         if recipient["email"] not in known:
             platform.call("POST", "notifications", "/api/v1/recipients", operator, recipient)
     subscribe(platform, operator, {r["email"] for r in recipients})
-    if region.id == DEMO_REGION.id and DEMO_CONTRACTOR_CONTACT["email"] not in known:
+    if demo_region and DEMO_CONTRACTOR_CONTACT["email"] not in known:
         # reminders reach a company's contacts without any subscription
         platform.call("POST", "notifications", "/api/v1/recipients", operator, DEMO_CONTRACTOR_CONTACT)
-    if stories and region.id == DEMO_REGION.id:
+    if region and demo_region:
+        from demo_region import seed_region  # it builds on this module's demo people
+        seed_region(platform)
+    if stories and demo_region:
         run_followup_stories(platform)
 
 
@@ -427,7 +436,7 @@ def main() -> None:
     platform = Platform(StackConfig(data_dir=None, base_port=args.base_port))
     platform.wait_ready()
     if args.command == "seed":
-        seed(platform, stories=True)
+        seed(platform, stories=True, region=True)
     elif args.command == "followup":
         run_followup_stories(platform)
     else:

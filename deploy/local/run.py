@@ -1,4 +1,4 @@
-"""Start the whole platform on this machine: broker, database, five services, demo region.
+"""Start the whole platform on this machine: broker, database, five services, the web application, demo region.
 
     deploy/local/run.sh [--region aude] [--reset] [--base-port 8100] [--data-dir .local] [--no-seed]
                         [--schedule-every S]
@@ -61,7 +61,8 @@ def banner(config: StackConfig, every_s: float | None) -> str:
     platform = Platform(config)
     region = load_region(config.region_file)
     token = platform.token("facilitator", *region.territories, subject="demo-facilitator")["Authorization"]
-    lines = ["", "=" * 78, "La plateforme des clauses sociales tourne en local.", ""]
+    lines = ["", "=" * 78, "La plateforme des clauses sociales tourne en local.", "",
+             f"  Ouvrez {config.web_app_url}   (connexion : choisissez une personne de démonstration)", ""]
     for service in SERVICES:
         lines.append(f"  {service:<14} {config.url(service)}/api/v1   docs: {config.url(service)}/docs/{service}/")
     lines += [
@@ -92,8 +93,10 @@ def prepare(config: StackConfig, supervisor: Supervisor, args) -> None:
             wait_for_port(port, timeout=60)
         platform = Platform(config)
         platform.wait_ready(timeout=120)
-        if not args.no_seed:
-            seed(platform, stories=True)
+        if not args.no_seed:  # the pages work at once, and fill up as the region is seeded
+            supervisor.show(f"\n  Ouvrez {config.web_app_url} : la région de démonstration s'y remplit pendant "
+                            "une à deux minutes.\n")
+            seed(platform, stories=True, region=True)
         supervisor.show(banner(config, args.schedule_every))
     except Exception as exc:  # noqa: BLE001 - tell the person, the processes keep running
         print(f"\n!! the stack did not come up: {exc}\n", file=sys.stderr, flush=True)

@@ -32,4 +32,12 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then
     echo "Pango is required: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core" >&2; exit 1
   fi
 fi
+# The web application serves its browser assets itself (no CDN): htmx, from npm (services/web/package.json).
+if [ ! -f services/web/web/static/vendor/htmx.min.js ] ||
+   [ services/web/package-lock.json -nt services/web/web/static/vendor/htmx.min.js ]; then
+  echo "Installing the web application's browser assets (npm)…"
+  (cd services/web && npm ci --silent --no-audit --no-fund > /dev/null)
+  mkdir -p services/web/web/static/vendor
+  cp services/web/node_modules/htmx.org/dist/htmx.min.js services/web/web/static/vendor/
+fi
 bash deploy/local/infra.sh

@@ -32,6 +32,7 @@ SERVICES = ("markets", "participants", "hours", "notifications", "observatory")
 # BASE + (web port, worker's metrics port) of each service
 PORT_OFFSETS = {"markets": (10, 14), "participants": (11, 15), "hours": (12, 16), "notifications": (13, 17),
                 "observatory": (18, 19)}
+WEB_PORT_OFFSET = 0  # the pages people open: the base port itself (http://127.0.0.1:8100 by default)
 LOCAL_JWT_SECRET = DEVELOPMENT_JWT_SECRET  # refused by every service outside ENVIRONMENT=development
 
 
@@ -86,6 +87,20 @@ class StackConfig:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.web_port(service)}"
+
+    @property
+    def web_app_port(self) -> int:
+        return self.base_port + WEB_PORT_OFFSET
+
+    @property
+    def web_app_url(self) -> str:
+        """The web application's address: what a person opens."""
+        return f"http://127.0.0.1:{self.web_app_port}"
+
+    def web_app_env(self) -> dict[str, str]:
+        """The web application calls each service's API at its address on this stack."""
+        return {"AUTH_JWT_SECRET": self.jwt_secret, "ENVIRONMENT": "development", "REGION_FILE": str(self.region_file),
+                "PYTHONUNBUFFERED": "1", **{f"{service.upper()}_URL": self.url(service) for service in SERVICES}}
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -217,8 +232,14 @@ class StackConfig:
         return ([self.python, str(sink), "--port", str(self.smtp_port), "--dir", str(self.mail_dir)],
                 {"PYTHONUNBUFFERED": "1"})
 
+    def web_app_command(self) -> tuple[list[str], dict[str, str]]:
+        bin_dir = Path(self.python).parent
+        return ([str(bin_dir / "gunicorn"), "--config", "python:plumbing.gunicorn_config",
+                 "--bind", f"127.0.0.1:{self.web_app_port}", "--workers", str(self.web_workers),
+                 "--graceful-timeout", "5", "web.wsgi:create_app()"], self.web_app_env())
+
     def service_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
-        commands = {}
+        commands = {"web": self.web_app_command()}
         for service in SERVICES:
             commands[f"{service}-web"] = self.web_command(service)
             commands[f"{service}-worker"] = self.worker_command(service)

@@ -1,37 +1,11 @@
 """The whole local stack as separate processes: Apache Kafka, FerretDB, five services
 under gunicorn and their workers — the same definitions the run command uses. With TEST_INFRA=url or
 docker, the services run against that broker and database instead."""
-import os
-import uuid
-
 import pytest
 
-from demo import Platform, seed
-from stack import StackConfig
-from support import Processes, free_port_block, start_infra
-
-# Status-change mails wait this long without another change of the lot (15 minutes in production).
-QUIET_PERIOD_S = 3
+from support.stacks import running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(request, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("stack")
-    processes = Processes(data_dir)
-    if os.environ.get("TEST_INFRA", "embedded") == "embedded":
-        config = StackConfig(data_dir=data_dir, base_port=free_port_block(), quiet_period_s=QUIET_PERIOD_S)
-        start_infra(processes, config)
-    else:
-        infra = request.getfixturevalue("infra")
-        config = StackConfig(data_dir=data_dir, base_port=free_port_block(), topic_prefix=f"e{uuid.uuid4().hex[:8]}.",
-                             external_kafka=infra.kafka_bootstrap, external_mongodb=infra.mongodb_url,
-                             quiet_period_s=QUIET_PERIOD_S)
-    for name, (argv, env) in config.service_commands().items():
-        processes.start(name, argv, env)
-    platform = Platform(config)
-    try:
-        platform.wait_ready(timeout=120)
-        seed(platform)
-        yield platform, processes
-    finally:
-        processes.stop_all()
+    yield from running_stack(request, tmp_path_factory)

@@ -1,30 +1,18 @@
 """The month's follow-up on the local stack, over HTTP and the real SMTP sink: a company declares months
 without hours (through the API and the upload), is reminded twice of the missing one, then the facilitators
 are alerted; one bulk validation of 40 lines mails each facilitator once at most."""
-import email
 import time
 from datetime import date, timedelta
-from email import policy
 
 import pytest
 
-from conftest import QUIET_PERIOD_S
+from support.stacks import QUIET_PERIOD_S
 from demo import (CARCASSONNE, DEMO_CONTRACTOR, DEMO_CONTRACTOR_CONTACT, DEMO_FACILITATORS, NARBONNE, Slice,
                   next_month, remind_declarations)
-from support import events_of, read_topic, wait_until
+from support import events_of, read_topic, sunk_mails, wait_until
 
 pytestmark = pytest.mark.e2e
 FACILITATORS = sorted({DEMO_FACILITATORS[CARCASSONNE][1], DEMO_FACILITATORS[NARBONNE][1]})
-
-
-def mails(config, to: str | None = None, about: str = "") -> list:
-    """The e-mails the SMTP sink stored (to this address, whose subject holds ``about``)."""
-    found = []
-    for path in sorted(config.mail_dir.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        if (to is None or message["X-Envelope-To"] == to) and about in message["Subject"]:
-            found.append(message)
-    return found
 
 
 def text_of(message) -> str:
@@ -67,24 +55,24 @@ def test_a_company_declares_months_without_hours_and_is_reminded_twice_of_the_mi
     due = next_month(m2).replace(day=10)
     contact = DEMO_CONTRACTOR_CONTACT["email"]
     assert "1 premières" in remind_declarations(platform, due + timedelta(days=1))
-    first = wait_until(lambda: mails(config, contact, "Relance"), timeout=60, what="the first reminder")
+    first = wait_until(lambda: sunk_mails(config, contact, "Relance"), timeout=60, what="the first reminder")
     remind_declarations(platform, due + timedelta(days=2))  # runs again: nothing new
     remind_declarations(platform, due + timedelta(days=4))
     time.sleep(2)
-    assert len(mails(config, contact, "Relance")) == 1
+    assert len(sunk_mails(config, contact, "Relance")) == 1
     assert f"au plus tard le {due.day} " in text_of(first[0])
 
     # five days after the due date: the second reminder, and the facilitators of both territories alerted
     assert "1 secondes" in remind_declarations(platform, due + timedelta(days=5))
-    reminders = wait_until(lambda: len(m := mails(config, contact, "Relance")) == 2 and m, timeout=60,
+    reminders = wait_until(lambda: len(m := sunk_mails(config, contact, "Relance")) == 2 and m, timeout=60,
                            what="the second reminder")
     assert "Seconde relance" in text_of(reminders[1])
-    escalated = wait_until(lambda: len(m := mails(config, about="manquante")) == 2 and m, timeout=60,
+    escalated = wait_until(lambda: len(m := sunk_mails(config, about="manquante")) == 2 and m, timeout=60,
                            what="the facilitators' alert")
     assert sorted(m["X-Envelope-To"] for m in escalated) == FACILITATORS
     remind_declarations(platform, due + timedelta(days=6))
     time.sleep(2)  # several delivery rounds: a second copy would show now
-    assert len(mails(config, contact, "Relance")) == 2 and len(mails(config, about="manquante")) == 2
+    assert len(sunk_mails(config, contact, "Relance")) == 2 and len(sunk_mails(config, about="manquante")) == 2
 
     # the company and the facilitators read the same calendar: two months without hours, one missing
     for headers in (api_key, s.facilitator):
@@ -125,8 +113,8 @@ def test_one_bulk_validation_of_40_lines_mails_each_facilitator_once_at_most(sta
     report = when_known(declared, "the 40 lines accepted")
     assert {r["declaration_status"] for r in report["results"]} == {"submitted"}
     wait_until(lambda: s.lot(lot["id"])["progress"]["status"] == "behind", timeout=60, what="the lot behind")
-    wait_until(lambda: len(mails(config, about=s.reference)) == 2, timeout=60, what="the 'behind' mails")
-    before = mails(config, about=s.reference)
+    wait_until(lambda: len(sunk_mails(config, about=s.reference)) == 2, timeout=60, what="the 'behind' mails")
+    before = sunk_mails(config, about=s.reference)
     assert all("Lot en retard" in m["Subject"] for m in before)
 
     submitted = platform.call("GET", "hours", f"/api/v1/declarations?status=submitted&lot_id={lot['id']}"
@@ -135,10 +123,10 @@ def test_one_bulk_validation_of_40_lines_mails_each_facilitator_once_at_most(sta
                               {"ids": [line["id"] for line in submitted]})
     assert validated["validated"] == 40
     wait_until(lambda: s.lot(lot["id"])["progress"]["status"] == "on_track", timeout=60, what="the lot on track")
-    wait_until(lambda: len(mails(config, about=s.reference)) >= 4, timeout=60, what="the 'back on track' mails")
+    wait_until(lambda: len(sunk_mails(config, about=s.reference)) >= 4, timeout=60, what="the 'back on track' mails")
     time.sleep(QUIET_PERIOD_S + 2)  # anything held would be mailed by now
     seen = {m["Message-ID"] for m in before}
-    after = [m for m in mails(config, about=s.reference) if m["Message-ID"] not in seen]
+    after = [m for m in sunk_mails(config, about=s.reference) if m["Message-ID"] not in seen]
     assert sorted(m["X-Envelope-To"] for m in after) == FACILITATORS  # one mail each
     assert all("Lot revenu dans la trajectoire" in m["Subject"] for m in after)
     # the lot's status changed once, straight from behind to on track

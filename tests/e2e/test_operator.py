@@ -88,10 +88,12 @@ def test_the_daily_evaluation_runs_by_itself_and_moves_a_late_lot(operator_stack
                         timeout=4 * EVERY_S + 30, what="the scheduled evaluation", interval=1)
 
     assert status == "behind"
-    assert re.search(r"markets evaluate-lots \| [1-9]\d* lot\(s\) changed status", run.output)
+    # the command prints its summary once done, a moment after the lot's status changed
+    wait_until(lambda: re.search(r"markets evaluate-lots \| [1-9]\d* lot\(s\) changed status", run.output),
+               timeout=30, what="the evaluation's summary", interval=0.5)
     for command in ("participants check-windows", "participants anonymise-exited", "hours purge-upload-reports",
                     "notifications evaluate-rules", "notifications send-digests"):
-        assert f"{command} | " in run.output
+        run.wait_for(f"{command} | ", timeout=2 * EVERY_S + 30)
 
 
 def test_the_operator_command_of_the_banner_works_as_printed(operator_stack):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from stack import SERVICES, StackConfig
 from support import ROOT, RunCommand, free_port_block, wait_until
@@ -32,6 +33,14 @@ def test_the_run_command_starts_everything_and_its_example_makes_an_alert_appear
         example = re.search(r"^\s+(\.venv/bin/python deploy/local/demo\.py slice .*)$", printed, re.M).group(1)
         for service in SERVICES:
             assert config.url(service) in printed
+        # the pages' address comes first, before the seed and the APIs, and a person opening it sees the
+        # region's one-stop shop
+        opened = re.search(r"Ouvrez (http://[\d.:]+)", printed).group(1)
+        assert opened == config.web_app_url
+        assert printed.index("Ouvrez") < printed.index("Relances envoyées") < printed.index(
+            f"{config.url('markets')}/api/v1")
+        page = requests.get(opened, timeout=10)
+        assert page.status_code == 200 and "Guichet unique des clauses sociales de l&#39;Aude" in page.text
 
         slice_run = subprocess.run(example.replace(".venv/bin/python", sys.executable, 1), shell=True,
                                    cwd=ROOT, capture_output=True, text=True, timeout=240)
@@ -41,7 +50,7 @@ def test_the_run_command_starts_everything_and_its_example_makes_an_alert_appear
         assert "quota de 833 heures" in slice_run.stdout
     finally:
         run.stop()
-    ports = [config.kafka_port, config.kafka_controller_port, config.mongo_port] + [config.web_port(s) for s in SERVICES]
+    ports = [config.kafka_port, config.kafka_controller_port, config.mongo_port] + [config.web_port(s) for s in SERVICES] + [config.web_app_port]
     wait_until(lambda: not any(listening(port) for port in ports), timeout=20, what="every port released")
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
     assert leftovers.strip() == "", f"processes left running: {leftovers}"

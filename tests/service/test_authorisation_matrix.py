@@ -5,7 +5,8 @@ An operation is read from ``x-allowed-roles`` (what ``@allow`` writes), so one a
 day it is written; one that takes a body and has no example below fails until it is given one. Resources are
 created in one territory of the Aude region (Carcassonne Agglo) and probed from another (Le Grand Narbonne):
 - without valid credentials, 401; a role the document does not allow, 403;
-- an allowed role from the other territory (a contractor: another company) neither reads nor changes them:
+- an allowed role from the other territory (a contractor: another company, by its API key and by a staff
+  member's token) neither reads nor changes them:
   403 or 404 on a resource, no id of theirs in a list, and the database is the same afterwards;
 - never a 5xx.
 One app per service, its test client, the real store."""
@@ -32,6 +33,7 @@ from test_participants_service import PERSON, eligibility
 
 HOME, FOREIGN = "aude-carcassonne-agglo", "aude-grand-narbonne"  # two territories of the tests' region file
 ROLES = ("facilitator", "operator", "buyer", "contractor")
+STAFF = "contractor staff"  # the role contractor, as a company's staff member's token rather than its key
 METHODS = ("get", "post", "put", "patch", "delete")
 FOREIGN_BUYER = {**BUYER, "siret": "21110262000013", "name": "Commune de Narbonne", "territory": FOREIGN}
 
@@ -39,14 +41,18 @@ FOREIGN_BUYER = {**BUYER, "siret": "21110262000013", "name": "Commune de Narbonn
 # (the census is the region's open data, imported and sized by any of its operators).
 REGION_WIDE = {("PUT", "/api/v1/trades/{code}"), ("POST", "/api/v1/quota/simulations"),
                ("POST", "/api/v1/census/imports"), ("PUT", "/api/v1/census/table")}
-# Operations that need no sign-in, on purpose: the public observatory, the region's suppressed aggregates only.
-PUBLIC = {("GET", "/api/v1/observatory/public"), ("GET", "/api/v1/observatory/public.html")}
+# Operations that need no sign-in, on purpose, per service: the public observatory (the region's suppressed
+# aggregates only) and the public simulator (the trades' defaults and a sizing, nothing stored).
+PUBLIC_OF = {"observatory": {("GET", "/api/v1/observatory/public"), ("GET", "/api/v1/observatory/public.html")},
+             "markets": {("GET", "/api/v1/quota/public/trades"), ("POST", "/api/v1/quota/public/simulations")}}
+PUBLIC = set().union(*PUBLIC_OF.values())
 # Where the refusal of another territory's write is a business answer rather than 403/404 (nothing written;
 # a company's registration is public: its SIRET is already known, whoever registered it).
 # What the foreign caller may write of its own while refused: the report of its own refused upload.
 OWN_RECORDS = {"upload_reports"}
 FOREIGN_REFUSAL = {("POST", "/api/v1/contractors"): {409}, ("POST", "/api/v1/declarations"): {422}, ("POST", "/api/v1/declarations/batch"): {207, 422},
                    ("POST", "/api/v1/declarations/upload"): {207, 422}, ("POST", "/api/v1/declarations/validate"): {200},
+                   ("POST", "/api/v1/declarations/reject"): {200},
                    ("POST", "/api/v1/declarations/no-hours"): {422}}
 
 
@@ -66,6 +72,9 @@ class World:
         self.foreign = {"facilitator": auth("facilitator", FOREIGN), "operator": auth("operator", FOREIGN),
                         "buyer": auth("buyer", FOREIGN, buyer_id=buyer_ids[1]),
                         "contractor": {"X-API-Key": key_foreign} if key_foreign else unknown_key}
+        # the same companies' staff members, signed in with a token: held exactly where the keys are
+        self.home[STAFF] = auth("contractor", HOME, subject="paie@home.example", siret=SIRET)
+        self.foreign[STAFF] = auth("contractor", FOREIGN, subject="paie@foreign.example", siret=OTHER_SIRET)
 
 
 def contractor_keys_learnt(*sirets) -> list[str]:
@@ -112,6 +121,7 @@ def markets_world(client, auth) -> World:
                                            "insertion_rate": "0.05"},
         ("PUT", "/api/v1/territories/{territory}/settings"): {"ramp_days": 30},
         ("POST", "/api/v1/quota/simulations"): {"amount_excl_vat": 100000, "trade": "masonry"},
+        ("POST", "/api/v1/quota/public/simulations"): {"amount_excl_vat": 100000, "trade": "masonry"},
         **census["bodies"],
     }
     return World(client, auth, {"buyer_id": buyer["id"], "market_id": market["id"], "lot_id": lot["id"],
@@ -217,6 +227,7 @@ def hours_world(client, auth) -> World:
         ("POST", "/api/v1/declarations/{declaration_id}/exit-review"): {"decision": "confirm"},
         ("POST", "/api/v1/declarations/{declaration_id}/correct"): {"hours": 1},
         ("POST", "/api/v1/declarations/validate"): {"ids": [line["id"]]},
+        ("POST", "/api/v1/declarations/reject"): {"ids": [line["id"]], "reason": "Refusé par un autre"},
         ("POST", "/api/v1/declarations/no-hours"): {"lot_id": LINE["lot_id"], "month": "2026-05",
                                                     "reason": "Chantier arrêté"},
         ("PUT", "/api/v1/declarations/territory-settings/{territory}"): {"auto_validation": True,
@@ -244,6 +255,8 @@ def notifications_world(client, auth) -> World:
         ("PATCH", "/api/v1/recipients/{recipient_id}"): {"active": False},
         ("PUT", "/api/v1/recipients/{recipient_id}/subscriptions"): {"subscriptions": []},
         ("PUT", "/api/v1/recipients/{recipient_id}/webhook"): {"url": "https://93.184.215.14/hooks"},
+        ("PUT", "/api/v1/recipients/mine"): {"territory": HOME, "name": "Moi", "email": "moi@carcassonne.example"},
+        ("PUT", "/api/v1/recipients/mine/subscriptions"): {"subscriptions": []},
         ("POST", "/api/v1/alerts/{alert_id}/resolve"): {"note": "Réglé par un autre territoire"},
     }
     return World(client, auth, {"recipient_id": person["id"], "alert_id": alert["id"],
@@ -282,7 +295,7 @@ def service(request, service_env, auth, infra):
     world.operations = [(method.upper(), path, operation) for path, item in
                         app.test_client().get(f"/docs/{name}/openapi.json").get_json()["paths"].items()
                         for method, operation in item.items() if method in METHODS]
-    world.public = [(method, path) for method, path, _ in world.operations if (method, path) in PUBLIC]
+    world.public = [(method, path, op) for method, path, op in world.operations if (method, path) in PUBLIC]
     world.operations = [(method, path, op) for method, path, op in world.operations if (method, path) not in PUBLIC]
     return world
 
@@ -342,12 +355,12 @@ def test_every_operation_documents_its_roles_and_has_an_example_body(service):
     assert without == [], "give these operations an example body in this file"
 
 
-def test_only_the_public_observatory_answers_without_credentials_and_it_gives_aggregates_only(service):
-    for method, path in service.public:
-        response = call(service, method, path, {}, {})
+def test_only_the_public_operations_answer_without_credentials_and_they_give_no_record(service):
+    for method, path, operation in service.public:
+        response = call(service, method, path, operation, {})
         assert response.status_code == 200, (path, response.get_data()[:300])
         assert not [i for i in service.ids if i.encode() in response.get_data()], path
-    assert {(m, p) for m, p in PUBLIC if p.startswith(f"/api/v1/{service.name}/")} == set(service.public)
+    assert PUBLIC_OF.get(service.name, set()) == {(method, path) for method, path, _ in service.public}
 
 
 def test_no_operation_answers_without_valid_credentials(service):
@@ -364,9 +377,10 @@ def test_no_operation_answers_a_role_it_does_not_allow(service):
     wrong = []
     keys = service.client.application.extensions.get("api_key_resolver") is not None
     for method, path, operation in service.operations:
-        for role in set(ROLES) - set(operation["x-allowed-roles"]):
+        refused = set(ROLES) - set(operation["x-allowed-roles"])
+        for role in refused | ({STAFF} if "contractor" in refused else set()):
             response = call(service, method, path, operation, service.home[role])
-            # a service that takes no API key knows no contractor: 401
+            # a service that takes no API key knows no contractor's key: 401
             if not is_problem(response, 403 if keys or role != "contractor" else 401):
                 wrong.append((method, path, role, response.status_code))
     assert wrong == [], "\n".join(map(str, wrong))
@@ -381,8 +395,8 @@ def test_no_operation_lets_another_territory_read_or_change_a_resource(service):
         query = {"territory": HOME} if territory else None
         # a read that may be narrowed to a territory is also asked without it: the caller's own, theirs only
         optional = territory and not territory[0].get("required") and method == "GET"
-        for role, asked in [(role, asked) for role in operation["x-allowed-roles"]
-                            for asked in ([query, None] if optional else [query])]:
+        allowed = [*operation["x-allowed-roles"], *([STAFF] if "contractor" in operation["x-allowed-roles"] else [])]
+        for role, asked in [(role, asked) for role in allowed for asked in ([query, None] if optional else [query])]:
             response = call(service, method, path, operation, service.foreign[role], asked)
             # an id counts as leaked unless the caller sent it (a problem's "instance" repeats the path asked)
             sent = response.request.path + str(service.bodies.get((method, path)))
