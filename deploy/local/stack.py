@@ -22,6 +22,7 @@ from plumbing.settings import DEVELOPMENT_JWT_SECRET
 
 HERE = Path(__file__).resolve().parent
 TOOLS_DIR = Path(os.environ.get("CLAUSES_TOOLS_DIR", Path.home() / ".cache" / "clauses-sociales"))
+GIN_TWINS_SQL = HERE / "ferretdb-gin-twins.sql"  # applied to the local PostgreSQL cluster once, at its creation
 KAFKA_VERSION = re.search(r"<kafka.version>(.+)</kafka.version>", (HERE / "kafka" / "pom.xml").read_text()).group(1)
 FERRETDB_VERSION = "v1.24.2"
 # infra.sh builds FerretDB with the patches of deploy/local/ferretdb/, in a folder named after them
@@ -146,7 +147,8 @@ class StackConfig:
         if self.ferretdb_handler == "postgresql":
             commands["postgres"] = ([*as_postgres_user(), postgres_bin("postgres"), "-D", str(self.postgres_dir),
                                      "-p", str(self.postgres_port), "-c", "listen_addresses=127.0.0.1",
-                                     "-c", f"unix_socket_directories={self.postgres_dir}"], {})
+                                     "-c", f"unix_socket_directories={self.postgres_dir}",
+                                     "-c", "plan_cache_mode=force_custom_plan"], {})  # ferretdb-gin-twins.sql
         return {
             **commands,
             "mongo": ([str(TOOLS_DIR / FERRETDB_BUILD / "ferretdb"), *self.ferretdb_storage(),
@@ -279,6 +281,11 @@ def init_postgres(directory: Path) -> None:
                 parent.chmod(parent.stat().st_mode | 0o001)
     subprocess.run([*as_postgres_user(), postgres_bin("initdb"), "-D", str(directory), "-U", "postgres",
                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+    # FerretDB's indexes usable by its lookups (see the file); single-user mode: no server is running yet
+    done = subprocess.run([*as_postgres_user(), postgres_bin("postgres"), "--single", "-j", "-D", str(directory),
+                           "postgres"], input=GIN_TWINS_SQL.read_text(), capture_output=True, text=True, check=True)
+    if "ERROR:" in done.stdout + done.stderr:
+        raise RuntimeError(f"{GIN_TWINS_SQL.name} failed: {done.stdout}{done.stderr}")
 
 
 def kafka_cluster_id() -> str:
