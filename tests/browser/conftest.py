@@ -66,9 +66,11 @@ class Browsing:
         expect(self.page.get_by_role("button", name="Se déconnecter")).to_be_visible()
 
     def tab_to(self, locator, most: int = 60) -> None:
-        """Press Tab until ``locator`` has the focus: the keyboard alone reaches it."""
+        """Press Tab until ``locator`` has the focus: the keyboard alone reaches it, and the focus shows."""
         for _ in range(most):
             if locator.evaluate("element => element === document.activeElement"):
+                assert locator.evaluate("element => getComputedStyle(element).outlineStyle") != "none", \
+                    f"{locator} has the focus but shows no outline"
                 return
             self.page.keyboard.press("Tab")
         raise AssertionError(f"{locator} not reached with the Tab key")

@@ -12,17 +12,22 @@ pytestmark = pytest.mark.e2e
 FACILITATOR = "Facilitateur — Carcassonne Agglo"
 
 
-@pytest.fixture(scope="module")
-def reached(stack):
-    """A lot of 100 hours reaches its quota with one month's declaration: the facilitators are alerted and
-    the observatory counts it."""
-    platform, _ = stack
+def _quota_reached(platform) -> tuple[Slice, dict, dict]:
+    """A lot of 100 hours reaches its quota with one month's declaration: the facilitators are alerted."""
     s = Slice(platform)
     lot = s.create_lot(amount_excl_vat=120_000)  # 120 000 × 50 % × 5 % ÷ 30 = 100 hours
     api_key = s.award(lot)
     s.declare(api_key, lot["id"], s.eligible_participant(), "2026-01", 100)
     alert = poll(lambda: [a for a in s.alerts(CARCASSONNE, lot["id"]) if a["kind"] == "quota_reached"], 60,
                  "the quota-reached alert")[0]
+    return s, lot, alert
+
+
+@pytest.fixture(scope="module")
+def reached(stack):
+    """A lot reached its quota: the facilitators are alerted and the observatory counts it."""
+    platform, _ = stack
+    s, lot, alert = _quota_reached(platform)
     poll(lambda: platform.call("GET", "observatory", "/api/v1/observatory/statistics?dimensions=territory",
                                s.facilitator)["rows"], 60, "the observatory to count the lot")
     return {"lot": lot, "alert": alert}
@@ -58,6 +63,24 @@ def test_a_facilitator_reads_acknowledges_and_resolves_an_alert(browsing, reache
 
     page = browsing.open("/alertes?statut=resolved&type=quota_reached")
     expect(page.get_by_role("row").filter(has_text=reached["alert"]["message"])).to_contain_text("Résolue")
+
+
+def test_an_alert_is_taken_in_hand_and_resolved_with_the_keyboard_alone(browsing, stack):
+    _, _, alert = _quota_reached(stack[0])
+    browsing.sign_in(FACILITATOR)
+    page = browsing.open("/alertes?type=quota_reached")
+    browsing.tab_to(page.get_by_role("row").filter(has_text=alert["message"]).get_by_role("link"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Objectif d'heures atteint")
+    browsing.tab_to(page.get_by_role("button", name="Prendre en charge"))
+    page.keyboard.press("Enter")
+    expect(page.locator("dl.facts")).to_contain_text("Prise en charge")
+    browsing.tab_to(page.get_by_label("Note de résolution"))
+    page.keyboard.type("Appel à l'entreprise, planning des embauches reçu.")
+    browsing.tab_to(page.get_by_role("button", name="Résoudre l'alerte"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Alerte résolue.")).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text("« Appel à l'entreprise, planning des embauches reçu. »")
 
 
 def test_a_facilitator_changes_the_subscriptions_of_their_structure(browsing):
