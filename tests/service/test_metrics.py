@@ -127,7 +127,8 @@ def test_a_worker_counts_what_it_consumes_and_publishes_and_readiness_reports_it
 
     wait_until(lambda: value(scrape(metrics_url), "clause_events_published_total", topic=topic("markets.events"),
                              type="market.created") == 1, what="the relay published the market's event")
-    assert value(scrape(metrics_url), "clause_outbox_pending_documents", topic=topic("markets.events")) == 0
+    wait_until(lambda: value(scrape(metrics_url), "clause_outbox_pending_documents", topic=topic("markets.events"))
+               == 0, what="the relay's next round finds nothing pending")
     assert pending_documents(OUTBOX_DOCUMENTS) == 0
 
 

@@ -24,7 +24,7 @@ from . import events, metrics
 from .database import connect_database
 from .kafka import Message, Publisher, ensure_topics, make_consumer
 from .logs import configure_logging, request_id_var
-from .outbox import pending_documents, relay_once
+from .outbox import relay_once
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -276,10 +276,7 @@ def _relay_loop(settings: Settings, documents: list, stop: threading.Event) -> N
     try:
         while not stop.is_set():
             try:
-                published = relay_once(publisher, settings.topic, documents)
-                # nothing found means nothing pending: counted only after a busy round
-                metrics.OUTBOX_PENDING.labels(settings.topic).set(pending_documents(documents) if published else 0)
-                if not published:
+                if not relay_once(publisher, settings.topic, documents):
                     stop.wait(settings.relay_interval_s)
             except Exception:  # noqa: BLE001 - keep relaying; pending events stay in their documents
                 log.exception("outbox relay failed; retrying")

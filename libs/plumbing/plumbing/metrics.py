@@ -32,7 +32,8 @@ CONSUMER_LAG = Gauge("clause_consumer_lag",
                      "Events of a partition the worker has still to read (end offset minus position), after each poll.",
                      ["group", "topic", "partition"])
 OUTBOX_PENDING = Gauge("clause_outbox_pending_documents",
-                       "Documents whose events wait for the outbox relay, by the topic they go to.", ["topic"])
+                       "Documents whose events waited for the outbox relay, as its last round found them, by the "
+                       "topic they go to.", ["topic"])
 
 
 def count_request(endpoint: str, method: str, status: int, seconds: float) -> None:

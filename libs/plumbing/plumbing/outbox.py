@@ -10,6 +10,7 @@ Concurrent writers are detected with a revision number (optimistic concurrency):
 ``commit()`` raises ``ConcurrentUpdate`` when the document changed since it was read.
 """
 import logging
+from itertools import islice
 
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
@@ -81,23 +82,28 @@ def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocu
                batch: int = 500) -> int:
     """Publish the pending events of every document class; returns how many were published.
 
-    The events of up to ``batch`` documents go in one acknowledged publication (one broker write
-    rather than one per document), then leave their documents. They leave only after the broker
-    acknowledged them (``PublishFailed`` otherwise).
+    Every document one query finds pending is handled, ``batch`` documents at a time: a batch's events go
+    in one acknowledged publication (one broker write rather than one per document), then leave their
+    documents, only after the broker acknowledged them (``PublishFailed`` otherwise). One query a round,
+    not one per batch: the store may have to read every pending document to answer a query with a limit
+    (FerretDB does), which made a burst of pending documents cost the square of its size.
     """
-    published = 0
+    published = backlog = 0
     for cls in documents:
         collection = cls._get_collection()
-        pending = list(collection.find({"has_outbox": True}, {"outbox": 1, "revision": 1}).limit(batch))
-        messages = [_message(topic, item) for raw in pending for item in raw.get("outbox") or []]
-        if not messages:
-            continue
-        publisher.publish(messages)
-        _forget_all(collection, pending)
-        published += len(messages)
-        for raw in pending:
-            for item in raw.get("outbox") or []:
-                metrics.EVENTS_PUBLISHED.labels(topic, item["event"]["type"]).inc()
+        found = collection.find({"has_outbox": True}, {"outbox": 1, "revision": 1}, batch_size=batch)
+        while pending := list(islice(found, batch)):
+            backlog += len(pending)
+            messages = [_message(topic, item) for raw in pending for item in raw.get("outbox") or []]
+            if not messages:
+                continue
+            publisher.publish(messages)
+            _forget_all(collection, pending)
+            published += len(messages)
+            for raw in pending:
+                for item in raw.get("outbox") or []:
+                    metrics.EVENTS_PUBLISHED.labels(topic, item["event"]["type"]).inc()
+    metrics.OUTBOX_PENDING.labels(topic).set(backlog)  # as this round found them (no count query of its own)
     return published
 
 
