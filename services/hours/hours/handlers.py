@@ -203,11 +203,14 @@ class Rules:
         self._read_again: set[tuple[type, str]] = set()  # (kind, id) read again from the store
         # (participant, YYYY-MM) -> [(line id, line)]: every line of the request's participants and months
         self.declared: dict[tuple[str, str], list[tuple[str, domain.Declared]]] = {}
-        months = sorted({_month(line["period"]) for line in lines})
+        months = {_month(line["period"]) for line in lines}
+        # the months are sorted out here: with a second list in the query, PostgreSQL may look the months up
+        # in the index and test every participant id on each of their lines (seconds instead of a tenth)
         for chunk in chunks(participant_ids):
-            for stored in Declaration.objects(participant_id__in=chunk, month__in=months).only(
+            for stored in Declaration.objects(participant_id__in=chunk).only(
                     "id", "lot_id", "participant_id", "month", "period_start", "period_end", "status", "centihours"):
-                self._add(stored, in_force=stored.status in IN_FORCE, in_request=False)
+                if stored.month in months:
+                    self._add(stored, in_force=stored.status in IN_FORCE, in_request=False)
 
     def check(self, siret: str, data: dict, replacing: str | None = None) -> tuple[HeldLot, ParticipantWindow]:
         """The lot and the participant's window of a line that passes every rule; raises Refused.
