@@ -163,8 +163,10 @@ class StackConfig:
 
     def ferretdb_storage(self) -> list[str]:
         if self.ferretdb_handler == "postgresql":
+            # pgx's default pool is max(4, cores) connections for the whole platform: a few open cursors and
+            # every other request waited (30 s timeouts when seeding a region); PostgreSQL allows 100
             return ["--handler=postgresql",
-                    f"--postgresql-url=postgres://postgres@127.0.0.1:{self.postgres_port}/postgres"]
+                    f"--postgresql-url=postgres://postgres@127.0.0.1:{self.postgres_port}/postgres?pool_max_conns=40"]
         return ["--handler=sqlite", f"--sqlite-url=file:{self.data_dir / 'mongo'}/"]
 
     @property

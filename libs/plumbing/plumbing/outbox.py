@@ -78,22 +78,30 @@ class OutboxDocument(VersionedDocument):
         self.has_outbox = True
 
 
+ROUND_LIMIT = 10_000  # most documents one round reads (the rest wait for the next round)
+
+
 def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocument]],
                batch: int = 500) -> int:
     """Publish the pending events of every document class; returns how many were published.
 
-    Every document one query finds pending is handled, ``batch`` documents at a time: a batch's events go
-    in one acknowledged publication (one broker write rather than one per document), then leave their
-    documents, only after the broker acknowledged them (``PublishFailed`` otherwise). One query a round,
-    not one per batch: the store may have to read every pending document to answer a query with a limit
+    The documents one query finds pending (up to ROUND_LIMIT) are handled ``batch`` at a time: a batch's
+    events go in one acknowledged publication (one broker write rather than one per document), then leave
+    their documents, only after the broker acknowledged them (``PublishFailed`` otherwise). One query a
+    round, not one per batch: the store may read every pending document to answer a query with a limit
     (FerretDB does), which made a burst of pending documents cost the square of its size.
     """
     published = backlog = 0
     for cls in documents:
         collection = cls._get_collection()
-        found = collection.find({"has_outbox": True}, {"outbox": 1, "revision": 1}, batch_size=batch)
-        while pending := list(islice(found, batch)):
-            backlog += len(pending)
+        found = collection.find({"has_outbox": True}, {"outbox": 1, "revision": 1})
+        try:  # read at once: an open cursor holds one of the store's connections while the broker answers
+            documents_found = list(islice(found, ROUND_LIMIT))
+        finally:
+            found.close()
+        backlog += len(documents_found)
+        for start in range(0, len(documents_found), batch):
+            pending = documents_found[start:start + batch]
             messages = [_message(topic, item) for raw in pending for item in raw.get("outbox") or []]
             if not messages:
                 continue
