@@ -230,10 +230,10 @@ class Rules:
         if not read_cache.enabled or not stale:
             return False
         self._read_again |= stale
+        kept = {HeldLot: self.lots, ParticipantWindow: self.windows}
         for kind, doc_id in stale:
-            found = self.lots if kind is HeldLot else self.windows
-            found.pop(doc_id, None)
-            found.update(read_cache.refresh(kind, [doc_id]))
+            kept[kind].pop(doc_id, None)
+            kept[kind].update(read_cache.refresh(kind, [doc_id]))
         held = self.lots.get(lot_id)
         if held and (HeldLot, lot_id) in stale:
             states = read_cache.refresh(MarketState, [held.market_id] if held.market_id else [])

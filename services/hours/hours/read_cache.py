@@ -52,14 +52,9 @@ class ReadCache:
 
     def refresh(self, cls, ids) -> dict:
         """Like by_id, read from the store whatever was kept."""
-        loaded = load_by_id(cls, ids)
-        if self._entries is not None:
-            for doc_id in set(ids):
-                if doc_id in loaded:
-                    self._entries[(cls.__name__, doc_id)] = loaded[doc_id]
-                else:
-                    self._entries.pop((cls.__name__, doc_id), None)
-        return loaded
+        for doc_id in set(ids):
+            self.forget(cls, doc_id)
+        return self.by_id(cls, ids)
 
     def forget(self, cls, doc_id: str) -> None:
         if self._entries is not None:
