@@ -54,7 +54,11 @@ def pages(collection, query, sort, size):
 def test_the_pages_of_a_sorted_list_are_the_whole_sorted_list_cut_in_pages(collection, sort, extra):
     insert(collection, VALUES, extra)
     for query in ({"group": "g"}, {"kind": {"$in": ["x"]}}, {}, {"group": "g", "n": {"$gt": 2}},
-                  {"rank": {"$type": "string"}}, {"tags": "herault"}):
+                  {"rank": {"$type": "string"}}, {"tags": "herault"}, {"rank": {"$gte": "Zoé", "$lt": "zz"}},
+                  {"rank": {"$lte": datetime.datetime(2026, 1, 1)}}, {"tags": {"$nin": ["aude"]}},
+                  {"rank": {"$nin": ["abc", HEX]}, "n": {"$lte": 4}},
+                  {"$and": [{"group": "g"}, {"n": {"$gte": 2}}, {"$or": [{"kind": "x"}, {"rank": {"$lt": 3}}]}]},
+                  {"$or": [{"group": "h"}, {"rank": {"$gt": "a"}}, {"tags.0": "aude"}]}):
         whole = [doc["_id"] for doc in collection.find(query, {"_id": 1}).sort(sort)]  # sorted in memory
         assert [doc_id for page in pages(collection, query, sort, size=4) for doc_id in page] == whole, query
         for skip, limit in ((0, 1), (3, 5), (len(whole) - 2, 10)):
@@ -82,7 +86,13 @@ def test_counts_are_the_number_of_documents_a_find_returns(collection):
                {"rank": {"$ne": "abc"}}, {"rank": {"$ne": HEX}}, {"group": "g"}, {"group": "g", "kind": "y"},
                {"tags": "herault"}, {"tags": {"$in": ["aude", "gard"]}}, {"tags": {"$ne": "aude"}},
                {"group": "none"}, {"_id": {"$in": ["001", "002", "m1", "nope"]}}, {"n": 3}, {"rank": None},
-               {"group": "g", "rank": {"$exists": True}}]
+               {"group": "g", "rank": {"$exists": True}}, {"rank": {"$gt": "ab"}}, {"rank": {"$gte": "Zoé", "$lt": "zz"}},
+               {"rank": {"$lt": datetime.datetime(2026, 1, 1)}}, {"rank": {"$gte": datetime.datetime(2025, 1, 1)}},
+               {"n": {"$gte": 3}}, {"rank": {"$nin": ["abc", HEX]}}, {"tags": {"$nin": ["aude"]}},
+               {"group": "g", "rank": {"$nin": [HEX]}, "kind": {"$ne": "x"}}, {"rank": {"$lte": 3}},
+               {"$and": [{"group": "g"}, {"group": {"$ne": "h"}}, {"rank": {"$gte": "a"}}]},
+               {"$and": [{"kind": "x"}, {"$or": [{"n": 1}, {"rank": {"$lt": 2.6}}]}]},
+               {"$or": [{"kind": "x"}, {"tags.1": "herault"}]}, {"$and": [{"tags": HEX}, {"kind": "y"}]}]
     for query in queries:
         assert collection.count_documents(query) == len(list(collection.find(query))), query
     assert collection.count_documents({"group": "none"}) == 0
@@ -94,6 +104,8 @@ def test_a_count_by_a_string_does_not_count_an_object_id_with_that_hex_form(coll
     assert collection.count_documents({"ref": HEX}) == 2
     assert collection.count_documents({"ref": ObjectId(HEX)}) == 2
     assert collection.count_documents({"ref": {"$ne": HEX}}) == 2
+    assert collection.count_documents({"ref": {"$nin": [HEX]}}) == 2
+    assert collection.count_documents({"ref": {"$gte": HEX}}) == 2
 
 
 def test_the_counting_shortcut_keeps_what_count_documents_answers_with_skip_and_limit(collection):
