@@ -113,3 +113,7 @@ def test_a_revocation_ends_the_window_on_its_day(client, facilitator, people):
     assert revoked.status_code == 200, revoked.json
     rows = client.get(LIST, headers=facilitator, query_string={"window_ends_before": "2026-11-30"}).json
     assert [(r["first_name"], r["status"], r["window_end"]) for r in rows] == [("Élodie", "revoked", "2026-10-31")]
+    by_end = client.get(LIST, headers=facilitator, query_string={"sort": "window_end", "status": "revoked"}).json
+    everyone = client.get(LIST, headers=facilitator, query_string={"sort": "-window_end"}).json
+    assert [r["first_name"] for r in by_end] == ["Élodie"]
+    assert [r["first_name"] for r in everyone][-2:] == ["Élodie", "Marc"]  # ended first; no window last

@@ -226,7 +226,7 @@ class Declarations(MethodView):
             lines = lines.filter(territories__in=[query["territory"]] if "territory" in query
                                  else sorted(principal.territories))
         pagination_parameters.item_count = lines.count()
-        page = lines.order_by("submitted_at").skip(pagination_parameters.first_item) \
+        page = lines.order_by(*Declaration.QUEUE_ORDER).skip(pagination_parameters.first_item) \
             .limit(pagination_parameters.page_size)
         return [handlers.view(line) for line in page]
 

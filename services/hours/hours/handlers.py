@@ -510,7 +510,7 @@ def _flag(line_id: str, exited_on: date) -> int:
 
 def lines_to_review(territories: list[str]):
     """The flagged lines awaiting a facilitator's decision in these territories, oldest first."""
-    return Declaration.objects(exit_review="pending", territories__in=territories).order_by("submitted_at")
+    return Declaration.objects(exit_review="pending", territories__in=territories).order_by(*Declaration.QUEUE_ORDER)
 
 
 @retry_on_conflict

@@ -167,6 +167,9 @@ class Declaration(OutboxDocument):
             return Period.of_month(date.fromisoformat(f"{self.month}-01"))
         return Period(self.period_start, self.period_end)
 
+    # The queue's order: oldest first; the lines sent at once by month, then as their unique key orders them
+    QUEUE_ORDER = ("submitted_at", "month", "line_key")
+
     def version(self, version_id: str) -> DeclarationVersion | None:
         return next((v for v in self.versions if v.id == version_id), None)
 

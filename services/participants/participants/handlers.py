@@ -6,7 +6,6 @@ Every read or change of a participant's record is written to the access log, wit
 import logging
 from datetime import date, datetime, timezone
 
-from mongoengine import Q
 from plumbing import region, search
 from plumbing.auth import Principal
 from plumbing.events import Event
@@ -113,15 +112,7 @@ def read(participant: Participant, actor: Principal) -> Participant:
 
 
 # --- lists --------------------------------------------------------------------------------------
-LIST_FIELDS = ("id", "territory", "first_name", "last_name", "status", "eligibility.eligible_until",
-               "eligibility.revoked_on", "categories")
-SORT_FIELDS = {"window_end": "eligibility.eligible_until"}
-
-
-def window_end(participant: Participant) -> date | None:
-    """The counting window's last day: the revocation's day if revoked, else the planned one."""
-    eligibility = participant.eligibility
-    return eligibility and (eligibility.revoked_on or eligibility.eligible_until)
+LIST_FIELDS = ("id", "territory", "first_name", "last_name", "status", "window_end", "categories")
 
 
 def listing(territories: list[str], query: dict):
@@ -135,12 +126,8 @@ def listing(territories: list[str], query: dict):
     if "public" in query:
         people = people.filter(categories=query["public"])
     if "window_ends_before" in query:
-        day = query["window_ends_before"]  # a revocation ends the window on its day
-        people = people.filter(Q(eligibility__eligible_until__lte=day) | Q(eligibility__revoked_on__lte=day))
-    sort = query["sort"]
-    order = sort[0] if sort.startswith("-") else ""
-    field = SORT_FIELDS.get(sort.lstrip("-"), sort.lstrip("-"))
-    return people.only(*LIST_FIELDS).order_by(order + field, "last_name", "first_name", "id")
+        people = people.filter(window_end__lte=query["window_ends_before"])
+    return people.only(*LIST_FIELDS).order_by(query["sort"], "last_name", "first_name", "id")
 
 
 # --- registration and rectification --------------------------------------------------------------

@@ -12,7 +12,7 @@ from plumbing.validation import EARLIEST_BIRTH, Day, Siret, Territory, text
 from .domain import (AGE_BAND_LABELS_FR, AGE_BANDS, BENEFIT_LABELS_FR, CONTRACT_TYPE_LABELS_FR, CONTRACT_TYPES, CRITERIA,
                      CRITERIA_LABELS_FR, DECISION_KINDS, DECISION_LABELS_FR, OUTCOME_LABELS_FR, OUTCOMES,
                      SEX_LABELS_FR, SEXES, STATUS_LABELS_FR, STATUSES)
-from .handlers import ACTION_LABELS_FR, window_end
+from .handlers import ACTION_LABELS_FR
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
@@ -220,14 +220,10 @@ class ParticipantRowSchema(ma.Schema):
     last_name = fields.String(allow_none=True, metadata={"description": "none once erased"})
     status = fields.String(validate=validate.OneOf(STATUSES))
     status_label = fields.Function(lambda p: STATUS_LABELS_FR[p.status], metadata={"description": "in French"})
-    window_end = fields.Method("_window_end", allow_none=True, metadata={
+    window_end = fields.Date(allow_none=True, metadata={
         "description": "the counting window's last day, inclusive: the revocation's day if revoked (none "
-                       "before eligibility); sort=window_end orders by the planned last day"})
+                       "before eligibility)"})
     categories = fields.List(fields.String(), metadata={"description": "of the last eligibility granted"})
-
-    def _window_end(self, participant):
-        end = window_end(participant)
-        return end.isoformat() if end else None
 
 
 class StatisticsQuerySchema(ma.Schema):

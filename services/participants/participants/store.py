@@ -103,6 +103,7 @@ class Participant(OutboxDocument):
     eligibility = me.EmbeddedDocumentField(Eligibility)  # the current or last one
     eligibility_history = me.EmbeddedDocumentListField(EligibilityDecision)  # oldest first
     window_notice_due = me.DateField()  # next day the scheduled window check has something to say
+    window_end = me.DateField()  # the counting window's last day (see clean), top-level for lists to filter and sort
     path = me.EmbeddedDocumentListField(PathEntry)
     exit = me.EmbeddedDocumentField(Exit)
     exited_on = me.DateField()  # = exit.exit_date, top-level for the retention query
@@ -113,6 +114,11 @@ class Participant(OutboxDocument):
     meta = {"collection": "participants",
             "indexes": [("territory", "status"), ("territory", "lookalike_key"), "window_notice_due",
                         ("territory", "exited_on")]}
+
+    def clean(self):
+        """Run before every write: the window ends on the revocation's day if revoked, else on the planned one."""
+        eligibility = self.eligibility
+        self.window_end = (eligibility.revoked_on or eligibility.eligible_until) if eligibility else None
 
 
 class AccessLogEntry(me.Document):
