@@ -145,3 +145,20 @@ def test_only_months_due_within_the_window_are_chased(client, contractor_key, wo
     assert reminders() == [(LOT_ID, "2026-05", "first")]
     lot = months(client, contractor_key)
     assert [m["state"] for m in lot["months"][:4]] == ["missing"] * 4  # still shown missing
+
+
+def test_a_big_company_reads_its_calendar_a_page_of_lots_at_a_time(client, contractor_key, world):
+    assert client.post("/api/v1/declarations", json=LINE, headers=contractor_key).status_code == 201
+    whole = client.get(f"/api/v1/contractors/{SIRET}/reporting", headers=contractor_key).json
+    assert whole["total_lots"] == len(whole["lots"]) == 3
+    pages = [client.get(f"/api/v1/contractors/{SIRET}/reporting", headers=contractor_key,
+                        query_string={"page": page, "page_size": 2}).json for page in (1, 2, 3)]
+    assert [p["total_lots"] for p in pages] == [3, 3, 3]
+    assert [len(p["lots"]) for p in pages] == [2, 1, 0]
+    assert [lot for p in pages for lot in p["lots"]] == whole["lots"]  # the same months, states and counts
+    march = next(m for lot in pages[0]["lots"] if lot["lot_id"] == LOT_ID for m in lot["months"]
+                 if m["month"] == "2026-03")
+    assert march["declared_on"] is not None
+    refused = client.get(f"/api/v1/contractors/{SIRET}/reporting", headers=contractor_key,
+                         query_string={"page_size": 0})
+    assert refused.status_code == 422 and refused.json["errors"]["page_size"] == ["Entre 1 et 100 lots par page."]

@@ -20,7 +20,7 @@ from .schemas import (ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyRotatedSche
                       CorrectionSchema, DeclarationCreateSchema, DeclarationHistorySchema, DeclarationQuerySchema,
                       DeclarationSchema, ExitReviewDecisionSchema, ExitReviewQuerySchema, RejectionSchema,
                       UploadFileSchema, UploadQuerySchema, UploadReportSchema)
-from .schemas import NoHoursSchema, NoHoursStatementSchema, ReportingSchema
+from .schemas import NoHoursSchema, NoHoursStatementSchema, ReportingQuerySchema, ReportingSchema
 from .schemas import TerritorySettingsSchema, TerritorySettingsUpdateSchema
 from .store import ApiKey, Contractor, Declaration
 
@@ -113,14 +113,16 @@ class ContractorApiKeys(MethodView):
 @blp.route("/contractors/<siret>/reporting")
 class ContractorReporting(MethodView):
     @allow("facilitator", "contractor")
+    @blp.arguments(ReportingQuerySchema, location="query")
     @blp.response(200, ReportingSchema)
-    def get(self, siret):
-        """The company's reporting calendar: per lot it holds, each ended month on time, late, missing or
-        pending, and the counts (facilitators: the lots of their territories; the company: all its own)"""
+    def get(self, query, siret):
+        """The company's reporting calendar: per lot it holds, in the order they started, each ended month on
+        time, late, missing or pending, and the counts (facilitators: the lots of their territories; the
+        company: all its own); page_size lots at a time when asked"""
         _contractor_or_404(siret)
         principal = current_principal()
         territories = None if principal.role == "contractor" else principal.territories
-        return reporting.company_calendar(siret, territories)
+        return reporting.company_calendar(siret, territories, page=query["page"], page_size=query.get("page_size"))
 
 
 def _key_or_404(siret: str, key_id: str) -> tuple[Contractor, ApiKey]:

@@ -163,22 +163,27 @@ class MonthState:
                 "no_hours": self.no_hours_reason is not None, "no_hours_reason": self.no_hours_reason}
 
 
-def first_declared(lot_id: str) -> dict[str, tuple[date, str | None]]:
-    """Each month's first declaration day, and the reason when it was declared without hours."""
-    first: dict[str, tuple[date, str | None]] = {}
-    for line in Declaration.objects(lot_id=lot_id).only("month", "submitted_at"):
-        day = line.submitted_at.date()
-        if line.month not in first or day < first[line.month][0]:
-            first[line.month] = (day, None)
-    for statement in MonthWithoutHours.objects(lot_id=lot_id):
-        day = statement.declared_at.date()
-        if statement.month not in first or day < first[statement.month][0]:
-            first[statement.month] = (day, statement.reason)
+def first_declared(lot_ids: list[str]) -> dict[str, dict[str, tuple[date, str | None]]]:
+    """Per lot, each month's first declaration day, and the reason when it was declared without hours (one
+    query for the lines of all these lots, one for their statements)."""
+    first: dict[str, dict[str, tuple[date, str | None]]] = {lot_id: {} for lot_id in lot_ids}
+
+    def keep(lot_id: str, month: str, day: date, reason: str | None) -> None:
+        months = first[lot_id]
+        if month not in months or day < months[month][0]:
+            months[month] = (day, reason)
+
+    for line in Declaration.objects(lot_id__in=lot_ids).only("lot_id", "month", "submitted_at"):
+        keep(line.lot_id, line.month, line.submitted_at.date(), None)
+    for statement in MonthWithoutHours.objects(lot_id__in=lot_ids):
+        keep(statement.lot_id, statement.month, statement.declared_at.date(), statement.reason)
     return first
 
 
-def calendar(lot: HeldLot, today: date) -> list[MonthState]:
-    day, declared = due_day(lot), first_declared(lot.id)
+def calendar(lot: HeldLot, today: date, declared: dict[str, tuple[date, str | None]] | None = None) -> list[MonthState]:
+    """The lot's months; ``declared`` is its part of ``first_declared``, read here when not given."""
+    day = due_day(lot)
+    declared = first_declared([lot.id])[lot.id] if declared is None else declared
     states = []
     for month in months_of(lot, today):
         due = due_date(month, day)
@@ -191,19 +196,25 @@ def calendar(lot: HeldLot, today: date) -> list[MonthState]:
     return states
 
 
-def lot_calendar(lot: HeldLot, today: date | None = None) -> dict:
-    months = calendar(lot, today or now().date())
+def lot_calendar(lot: HeldLot, today: date | None = None, declared: dict | None = None) -> dict:
+    months = calendar(lot, today or now().date(), declared)
     return {"lot_id": lot.id, "market_id": lot.market_id, "territories": lot.territories,
             "due_day": due_day(lot), "months": [m.view() for m in months],
             **{state: sum(m.state == state for m in months) for state in ("on_time", "late", "missing")}}
 
 
-def company_calendar(siret: str, territories=None, today: date | None = None) -> dict:
-    """Per lot the company holds (only those of ``territories`` when given): months on time, late, missing."""
+def company_calendar(siret: str, territories=None, today: date | None = None, page: int = 1,
+                     page_size: int | None = None) -> dict:
+    """Per lot the company holds (only those of ``territories`` when given), in the order they started: months on
+    time, late, missing; ``page_size`` lots of the ``page`` when given (a big company holds hundreds)."""
     lots = HeldLot.objects(contractor_siret=siret).order_by("start_date", "id")
     if territories is not None:
         lots = [lot for lot in lots if set(lot.territories) & set(territories)]
-    return {"contractor_siret": siret, "lots": [lot_calendar(lot, today) for lot in lots]}
+    lots = list(lots)
+    shown = lots[(page - 1) * page_size:page * page_size] if page_size else lots
+    declared = first_declared([lot.id for lot in shown])
+    return {"contractor_siret": siret, "total_lots": len(lots),
+            "lots": [lot_calendar(lot, today, declared[lot.id]) for lot in shown]}
 
 
 # --- reminders -------------------------------------------------------------------------------------

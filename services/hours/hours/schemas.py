@@ -398,6 +398,13 @@ class ReportingLotSchema(ma.Schema):
     months = fields.List(fields.Nested(ReportingMonthSchema))
 
 
+class ReportingQuerySchema(ma.Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Page 1 ou suivante."))
+    page_size = fields.Integer(validate=validate.Range(min=1, max=100, error="Entre 1 et 100 lots par page."),
+                               metadata={"description": "lots per page (all of them when absent)"})
+
+
 class ReportingSchema(ma.Schema):
     contractor_siret = fields.String()
+    total_lots = fields.Integer(metadata={"description": "lots of the calendar, on every page"})
     lots = fields.List(fields.Nested(ReportingLotSchema))

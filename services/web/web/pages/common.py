@@ -25,10 +25,11 @@ def gather(**calls: tuple) -> dict[str, Answer]:
     return services().gather(auth.token(), calls)
 
 
-def paging() -> dict:
-    """The page asked for in the query (?page=2&par=50), bounded to what the APIs accept."""
+def paging(page_arg: str = "page") -> dict:
+    """The page asked for in the query (?page=2&par=50), bounded to what the APIs accept; ``page_arg`` names the
+    page's argument for a second list on a page."""
     try:
-        page = max(1, min(int(request.args.get("page", 1)), 10_000))
+        page = max(1, min(int(request.args.get(page_arg, 1)), 10_000))
     except ValueError:
         page = 1
     try:

@@ -10,18 +10,21 @@ from .declarations import lot_titles
 bp = Blueprint("company", __name__)
 LINE_STATUSES = (("submitted", "À valider"), ("validated", "Validées"), ("rejected", "Rejetées"))
 TEMPLATES = {"csv": "modele-declarations-heures.csv", "xlsx": "modele-declarations-heures.xlsx"}
+CALENDAR_LOTS = 10  # lots whose calendar a page shows: a big company holds hundreds
 NO_HOURS_LABELS = {"lot_id": "Lot", "month": "Mois", "reason": "Motif"}
 
 
 def _page(report=None, errors=None, message=None, form=None, status=200):
     chosen = request.args.get("statut", "")
+    calendar_paging = {"page": paging("lots")["page"], "page_size": CALENDAR_LOTS}
     found = gather(
         lots=("markets", "/api/v1/lots", {"page_size": 100, "sort": "end_date"}),
         lines=("hours", "/api/v1/declarations", {"status": chosen} | paging()),
-        calendar=("hours", f"/api/v1/contractors/{g.person.siret}/reporting"))
+        calendar=("hours", f"/api/v1/contractors/{g.person.siret}/reporting", calendar_paging))
     return render_template("pages/company/declarations.html", found=found, lots=lot_titles(found["lots"]),
-                           chosen=chosen, statuses=LINE_STATUSES, paging=paging(), report=report,
-                           errors=errors or {}, message=message, form=form or {}, labels=NO_HOURS_LABELS), status
+                           chosen=chosen, statuses=LINE_STATUSES, paging=paging(), calendar_paging=calendar_paging,
+                           report=report, errors=errors or {}, message=message, form=form or {},
+                           labels=NO_HOURS_LABELS), status
 
 
 @bp.get("/mon-entreprise/declarations")
