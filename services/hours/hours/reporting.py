@@ -40,10 +40,12 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def due_day(lot: HeldLot) -> int:
-    """The earliest due day of the lot's territories (a lot of several territories follows the strictest)."""
-    settings = territory_settings(lot.territories or [])
-    return min((s["effective_reporting_due_day"] for s in settings.values()), default=10)
+def due_day(lot: HeldLot, settings: dict[str, dict] | None = None) -> int:
+    """The earliest due day of the lot's territories (a lot of several territories follows the strictest);
+    ``settings`` are territory_settings of (at least) the lot's territories, read here when not given."""
+    territories = lot.territories or []
+    settings = territory_settings(territories) if settings is None else settings
+    return min((settings[territory]["effective_reporting_due_day"] for territory in territories), default=10)
 
 
 def due_date(month: date, day: int) -> date:
@@ -173,16 +175,19 @@ def first_declared(lot_ids: list[str]) -> dict[str, dict[str, tuple[date, str | 
         if month not in months or day < months[month][0]:
             months[month] = (day, reason)
 
-    for line in Declaration.objects(lot_id__in=lot_ids).only("lot_id", "month", "submitted_at"):
-        keep(line.lot_id, line.month, line.submitted_at.date(), None)
+    # plain dicts: building a document per line cost most of the calendar's time (a lot has hundreds of lines)
+    for line in Declaration.objects(lot_id__in=lot_ids).only("lot_id", "month", "submitted_at").as_pymongo():
+        keep(line["lot_id"], line["month"], line["submitted_at"].date(), None)
     for statement in MonthWithoutHours.objects(lot_id__in=lot_ids):
         keep(statement.lot_id, statement.month, statement.declared_at.date(), statement.reason)
     return first
 
 
-def calendar(lot: HeldLot, today: date, declared: dict[str, tuple[date, str | None]] | None = None) -> list[MonthState]:
-    """The lot's months; ``declared`` is its part of ``first_declared``, read here when not given."""
-    day = due_day(lot)
+def calendar(lot: HeldLot, today: date, declared: dict[str, tuple[date, str | None]] | None = None,
+             day: int | None = None) -> list[MonthState]:
+    """The lot's months; ``declared`` is its part of ``first_declared`` and ``day`` its due day, read here when
+    not given."""
+    day = due_day(lot) if day is None else day
     declared = first_declared([lot.id])[lot.id] if declared is None else declared
     states = []
     for month in months_of(lot, today):
@@ -196,10 +201,11 @@ def calendar(lot: HeldLot, today: date, declared: dict[str, tuple[date, str | No
     return states
 
 
-def lot_calendar(lot: HeldLot, today: date | None = None, declared: dict | None = None) -> dict:
-    months = calendar(lot, today or now().date(), declared)
+def lot_calendar(lot: HeldLot, today: date | None, declared: dict, settings: dict[str, dict]) -> dict:
+    day = due_day(lot, settings)
+    months = calendar(lot, today or now().date(), declared, day)
     return {"lot_id": lot.id, "market_id": lot.market_id, "territories": lot.territories,
-            "due_day": due_day(lot), "months": [m.view() for m in months],
+            "due_day": day, "months": [m.view() for m in months],
             **{state: sum(m.state == state for m in months) for state in ("on_time", "late", "missing")}}
 
 
@@ -213,8 +219,9 @@ def company_calendar(siret: str, territories=None, today: date | None = None, pa
     lots = list(lots)
     shown = lots[(page - 1) * page_size:page * page_size] if page_size else lots
     declared = first_declared([lot.id for lot in shown])
+    settings = territory_settings({territory for lot in shown for territory in lot.territories or []})
     return {"contractor_siret": siret, "total_lots": len(lots),
-            "lots": [lot_calendar(lot, today, declared[lot.id]) for lot in shown]}
+            "lots": [lot_calendar(lot, today, declared[lot.id], settings) for lot in shown]}
 
 
 # --- reminders -------------------------------------------------------------------------------------
