@@ -17,6 +17,8 @@ def create_app(settings: Settings | None = None):
         description="Acheteurs, marchés publics porteurs d'une clause sociale, lots, quotas d'heures "
                     "d'insertion et avancement.", blueprints=[api.blp, api.public, census_api.blp, census_api.promotion_blp],
         api_key_resolver=principal_for_contractor_key, consumes=handlers.CONSUMES)
+    app.before_request(handlers.read_settings_once_per_request)
+    app.teardown_request(handlers.forget_settings_read)
     register_commands(app)
     return app
 

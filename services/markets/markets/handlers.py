@@ -1,4 +1,5 @@
 """Service layer: what the markets service does, called by the API, the CLI and the worker."""
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
 
 from plumbing import region
@@ -130,13 +131,33 @@ def put_trade(code: str, data: dict, updated_by: str) -> Trade:
 REGION_DEFAULTS = {"ramp_days": "ramp_days", "at_risk_tolerance": "progress_tolerance", "behind_ratio": "behind_ratio"}
 
 
+# A list of 100 lots judges each one's progress with its territory's settings: within a request they are read once.
+_settings_read: ContextVar[dict | None] = ContextVar("territory_settings_read", default=None)
+
+
+def read_settings_once_per_request() -> None:
+    """Run before each request of the web application: what territory_settings reads is kept to its end."""
+    _settings_read.set({})
+
+
+def forget_settings_read(_error=None) -> None:
+    """Run at each request's end: a command or a test running in the process after it reads afresh."""
+    _settings_read.set(None)
+
+
 def territory_settings(territory: str) -> dict:
     """How a territory judges progress: what its operators set, else the region file's defaults."""
+    kept = _settings_read.get()
+    if kept is not None and territory in kept:
+        return kept[territory]
     stored = TerritorySettings.objects(id=territory).first() or TerritorySettings(id=territory)
     defaults = region.current().defaults_for(territory)
-    return {"territory": territory, **{
+    settings = {"territory": territory, **{
         name: getattr(defaults, default) if getattr(stored, name) is None else getattr(stored, name)
         for name, default in REGION_DEFAULTS.items()}}
+    if kept is not None:
+        kept[territory] = settings
+    return settings
 
 
 @retry_on_conflict
@@ -146,6 +167,7 @@ def put_territory_settings(territory: str, data: dict, updated_by: str) -> dict:
         setattr(settings, name, value)
     settings.updated_by = updated_by
     settings.commit()
+    (_settings_read.get() or {}).pop(territory, None)
     return territory_settings(territory)
 
 
