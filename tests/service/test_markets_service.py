@@ -549,8 +549,8 @@ def test_one_bulk_validation_of_40_lines_changes_a_lot_status_once(
     create_topic(infra.kafka_bootstrap, topic("hours.events"))
     publisher = Publisher(SimpleNamespace(kafka_bootstrap_servers=infra.kafka_bootstrap, service="hours"))
     try:
-        for first in range(0, 40, 10):  # as the relay would, a round every 0.2 s
-            publisher.publish([Message(topic("hours.events"), lot_id.encode(), encode(e), [])
+        for first in range(0, 40, 10):  # as the relay would, a round every 0.2 s, with the request's id
+            publisher.publish([Message(topic("hours.events"), lot_id.encode(), encode(e), [("request-id", b"bulk")])
                                for e in events[first:first + 10]])
             time.sleep(0.2)
     finally:

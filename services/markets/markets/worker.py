@@ -11,7 +11,8 @@ from .store import OUTBOX_DOCUMENTS
 
 
 # A bulk validation's events leave the hours service over several relay rounds (every 0.2 s): reading on while
-# they keep coming applies them as one batch, so the lot's status is judged once (no "at risk" on the way).
+# that request's keep coming applies them as one batch, so the lot's status is judged once (no "at risk" on the
+# way); single declarations are not held back (EventConsumer._gather).
 GATHER_MS = 500
 
 
