@@ -220,3 +220,18 @@ def test_text_search_folds_case_and_accents_and_matches_the_start_of_words():
     assert words("  Bénali-Roussel d'Arc (.*) ") == ["benali", "roussel", "d", "arc"]
     pattern = re.compile(word_pattern("roussel").replace(r"[^\p{L}\p{N}]", r"[^\w]"), re.IGNORECASE)
     assert pattern.search("Bénali-Roussel") and pattern.search("ROUSSÉL") and not pattern.search("Darroussel")
+
+
+def test_stored_word_starts_find_what_the_text_search_finds():
+    from plumbing.search import starts_condition, word_pattern, word_starts, words
+    names = [("Yasmina", "Bénali-Roussel"), ("Jean", "d'Arc"), ("Élodie", "Darroussel"), (None, None)]
+    for typed in ("rous", "ben rous", "BENAL", "d arc", "élo", "darr", "roussel x", "jean-d", "(.*)", "ar"):
+        for first, last in names:
+            starts = set(word_starts(first, last))
+            by_starts = all(clause[next(iter(clause))] in starts
+                            for clause in starts_condition(typed, "n").get("$and", []))
+            patterns = [re.compile(word_pattern(word).replace(r"[^\p{L}\p{N}]", r"[^\w]"), re.IGNORECASE)
+                        for word in words(typed)]
+            by_regex = all(any(p.search(text or "") for text in (first, last)) for p in patterns)
+            assert by_starts == by_regex, (typed, first, last)
+    assert word_starts(None, None) == [] and starts_condition("  ", "n") == {}

@@ -1,8 +1,10 @@
 """Text search as people type it: each word typed is the start of a word of the text, whatever the case and
 the accents (« benal » finds « Bénali-Roussel », « rous » too).
 
-Written as a MongoDB condition on the stored fields themselves (regexes FerretDB and MongoDB both run), so no
-second, normalised copy of a name has to be kept, back-filled and erased with it.
+Two ways, one meaning: ``text_condition``, a MongoDB condition on the stored fields themselves (regexes FerretDB
+and MongoDB both run, over every document the rest of the filter leaves: fine for a few thousand short texts);
+and ``word_starts`` stored beside the text, kept by the document's every write, which ``starts_condition`` finds
+by equality, from an index (a store's regexes read every document: 1.3 s on 2,000 participants on FerretDB).
 """
 import re
 import unicodedata
@@ -43,6 +45,18 @@ def text_condition(query: str, fields: tuple[str, ...]) -> dict:
     """A raw MongoDB condition: every word typed starts a word of one of ``fields`` ({} when none is typed)."""
     conditions = [{"$or": [{field: {"$regex": word_pattern(word), "$options": "i"}} for field in fields]}
                   for word in words(query)]
+    return {"$and": conditions} if conditions else {}
+
+
+def word_starts(*texts: str | None) -> list[str]:
+    """Every start of every word of the texts, folded: what ``starts_condition`` looks a typed word up in."""
+    return sorted({word[:end] for text in texts if text for word in words(text) for end in range(1, len(word) + 1)})
+
+
+def starts_condition(query: str, field: str) -> dict:
+    """A raw MongoDB condition on a field holding ``word_starts``: every word typed starts a word of the texts
+    ({} when none is typed)."""
+    conditions = [{field: word} for word in words(query)]
     return {"$and": conditions} if conditions else {}
 
 

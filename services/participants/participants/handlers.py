@@ -120,8 +120,8 @@ def listing(territories: list[str], query: dict):
 
     Not written to the access log: a list shows what finds a person (names, state, window, categories), as the
     record's header does; reading the record itself, its evidence and path, is logged (``read``)."""
-    people = Participant.objects(territory__in=territories, __raw__=search.text_condition(
-        query.get("q", ""), ("first_name", "last_name")))
+    people = Participant.objects(territory__in=territories,
+                                 __raw__=search.starts_condition(query.get("q", ""), "name_starts"))
     people = people.filter(status=query["status"]) if "status" in query else people.filter(status__ne=domain.ERASED)
     if "public" in query:
         people = people.filter(categories=query["public"])

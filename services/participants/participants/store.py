@@ -5,6 +5,7 @@ A participant's identity, contacts and evidence stay in this service: its events
 import uuid
 
 import mongoengine as me
+from plumbing import search
 from plumbing.outbox import OutboxDocument
 
 from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, DECISION_KINDS, OUTCOMES, REGISTERED, SEXES, STATUSES
@@ -92,6 +93,7 @@ class Participant(OutboxDocument):
     email = me.StringField()
     phone = me.StringField()
     lookalike_key = me.StringField()  # digest of the names and birth date, to warn of duplicates
+    name_starts = me.ListField(me.StringField())  # the names' word starts, folded (see clean): the list's search
     # statistics (kept after erasure)
     sex = me.StringField(choices=SEXES)
     qpv = me.BooleanField(default=False)  # lives in a priority neighbourhood
@@ -113,12 +115,14 @@ class Participant(OutboxDocument):
     erasure_reason = me.StringField(choices=("request", "retention"))
     meta = {"collection": "participants",
             "indexes": [("territory", "status"), ("territory", "lookalike_key"), "window_notice_due",
-                        ("territory", "exited_on")]}
+                        ("territory", "exited_on"), "name_starts"]}
 
     def clean(self):
-        """Run before every write: the window ends on the revocation's day if revoked, else on the planned one."""
+        """Run before every write, so what derives from the record follows it (an erasure empties both): the
+        window ends on the revocation's day if revoked, else on the planned one; the names' word starts."""
         eligibility = self.eligibility
         self.window_end = (eligibility.revoked_on or eligibility.eligible_until) if eligibility else None
+        self.name_starts = search.word_starts(self.first_name, self.last_name)
 
 
 class AccessLogEntry(me.Document):
