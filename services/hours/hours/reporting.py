@@ -14,6 +14,7 @@ from plumbing.events import Event
 
 from . import domain
 from .handlers import SERVICE, _refused, now, territory_settings
+from .read_cache import chunks
 from .schemas import NoHoursSchema
 from .store import Declaration, HeldLot, MarketState, MonthWithoutHours, ReportingReminder
 
@@ -40,12 +41,11 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def due_day(lot: HeldLot, settings: dict[str, dict] | None = None) -> int:
+def due_day(lot: HeldLot, settings: dict[str, dict]) -> int:
     """The earliest due day of the lot's territories (a lot of several territories follows the strictest);
-    ``settings`` are territory_settings of (at least) the lot's territories, read here when not given."""
-    territories = lot.territories or []
-    settings = territory_settings(territories) if settings is None else settings
-    return min((settings[territory]["effective_reporting_due_day"] for territory in territories), default=10)
+    ``settings``: territory_settings of (at least) the lot's territories."""
+    return min((settings[territory]["effective_reporting_due_day"] for territory in lot.territories or []),
+               default=10)
 
 
 def due_date(month: date, day: int) -> date:
@@ -183,12 +183,8 @@ def first_declared(lot_ids: list[str]) -> dict[str, dict[str, tuple[date, str | 
     return first
 
 
-def calendar(lot: HeldLot, today: date, declared: dict[str, tuple[date, str | None]] | None = None,
-             day: int | None = None) -> list[MonthState]:
-    """The lot's months; ``declared`` is its part of ``first_declared`` and ``day`` its due day, read here when
-    not given."""
-    day = due_day(lot) if day is None else day
-    declared = first_declared([lot.id])[lot.id] if declared is None else declared
+def calendar(lot: HeldLot, today: date, declared: dict[str, tuple[date, str | None]], day: int) -> list[MonthState]:
+    """The lot's months; ``declared`` is its part of ``first_declared``, ``day`` its due day."""
     states = []
     for month in months_of(lot, today):
         due = due_date(month, day)
@@ -201,9 +197,19 @@ def calendar(lot: HeldLot, today: date, declared: dict[str, tuple[date, str | No
     return states
 
 
-def lot_calendar(lot: HeldLot, today: date | None, declared: dict, settings: dict[str, dict]) -> dict:
-    day = due_day(lot, settings)
-    months = calendar(lot, today or now().date(), declared, day)
+def calendars(lots: list[HeldLot], today: date) -> list[tuple[HeldLot, int, list[MonthState]]]:
+    """Each lot with its due day and its months; the lines, statements and territories' settings of all the lots
+    are read at once."""
+    declared = first_declared([lot.id for lot in lots])
+    settings = territory_settings({territory for lot in lots for territory in lot.territories or []})
+    found = []
+    for lot in lots:
+        day = due_day(lot, settings)
+        found.append((lot, day, calendar(lot, today, declared[lot.id], day)))
+    return found
+
+
+def lot_calendar(lot: HeldLot, day: int, months: list[MonthState]) -> dict:
     return {"lot_id": lot.id, "market_id": lot.market_id, "territories": lot.territories,
             "due_day": day, "months": [m.view() for m in months],
             **{state: sum(m.state == state for m in months) for state in ("on_time", "late", "missing")}}
@@ -213,15 +219,11 @@ def company_calendar(siret: str, territories=None, today: date | None = None, pa
                      page_size: int | None = None) -> dict:
     """Per lot the company holds (only those of ``territories`` when given), in the order they started: months on
     time, late, missing; ``page_size`` lots of the ``page`` when given (a big company holds hundreds)."""
-    lots = HeldLot.objects(contractor_siret=siret).order_by("start_date", "id")
-    if territories is not None:
-        lots = [lot for lot in lots if set(lot.territories) & set(territories)]
-    lots = list(lots)
+    lots = [lot for lot in HeldLot.objects(contractor_siret=siret).order_by("start_date", "id")
+            if territories is None or set(lot.territories) & set(territories)]
     shown = lots[(page - 1) * page_size:page * page_size] if page_size else lots
-    declared = first_declared([lot.id for lot in shown])
-    settings = territory_settings({territory for lot in shown for territory in lot.territories or []})
     return {"contractor_siret": siret, "total_lots": len(lots),
-            "lots": [lot_calendar(lot, today, declared[lot.id], settings) for lot in shown]}
+            "lots": [lot_calendar(*found) for found in calendars(shown, today or now().date())]}
 
 
 # --- reminders -------------------------------------------------------------------------------------
@@ -248,14 +250,16 @@ def remind(today: date, escalation_days: int, window_days: int) -> dict:
     past month at once; older missing months stay in the calendar. Returns how many of each were sent."""
     sent = {"first": 0, "second": 0}
     running = {m.id for m in MarketState.objects(status__in=list(REPORTING_MARKET_STATUSES)).only("id")}
-    for lot in HeldLot.objects(market_id__in=sorted(running)):
-        for month in calendar(lot, today):
-            # missing: the due date has passed without a declaration
-            if month.state != "missing" or today > month.due_date + timedelta(days=window_days):
-                continue
-            kinds = ["first"] + (["second"] if today >= month.due_date + timedelta(days=escalation_days) else [])
-            for kind in kinds:
-                sent[kind] += _remind(lot, month, kind, escalation_days)
+    running_lots = list(HeldLot.objects(market_id__in=sorted(running)))
+    for lots in chunks(running_lots, 200):  # their lines are read 200 lots at a time
+        for lot, _, months in calendars(lots, today):
+            for month in months:
+                # missing: the due date has passed without a declaration
+                if month.state != "missing" or today > month.due_date + timedelta(days=window_days):
+                    continue
+                kinds = ["first"] + (["second"] if today >= month.due_date + timedelta(days=escalation_days) else [])
+                for kind in kinds:
+                    sent[kind] += _remind(lot, month, kind, escalation_days)
     return sent
 
 
