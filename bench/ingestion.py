@@ -8,13 +8,17 @@ from deploy/local/stack.py, on free ports, in a temporary folder), then measures
   (a) single declarations posted by concurrent clients: requests/s, p50/p99 latency;
   (b) batches of 10,000 lines: lines/s accepted, and lines/s until the lots' progress counts them all;
   (c) the lag from a line's acceptance to its lot's progress moving, at a steady rate: p50/p99;
+then the memory of every web and worker process, and the markets service's rebuild of its progress from the
+hours topic (``flask rebuild-progress``) on 200,000 declaration events (``--rebuild-events``);
 and, on the same broker and store, the raw limits: kafka-python producing and consuming as many
 events of the same size, and bulk inserts of as many documents. Our figures are shown as ratios.
 For (a) and (b) it also prints the CPU each counted line costs the whole stack (web, workers, broker,
 store, clients), which says how many lines/s the machine's cores allow at most.
 """
 import argparse
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,17 +71,17 @@ class Stack:
     def start(self) -> Platform:
         self.config.prepare_data_dir()
         for name, (argv, env) in self.config.infra_commands().items():
-            self._spawn(name, argv, env)
+            self.spawn(name, argv, env)
         for port in self.config.infra_ports():
             wait_for_port(port, timeout=60)
         for name, (argv, env) in self.config.service_commands().items():
-            self._spawn(name, argv, env)
+            self.spawn(name, argv, env)
         platform = Platform(self.config)
         platform.wait_ready(timeout=120)
         seed(platform)
         return platform
 
-    def _spawn(self, name, argv, env):
+    def spawn(self, name, argv, env):
         log = open(Path(self.config.data_dir) / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
@@ -97,6 +101,27 @@ class Stack:
             if part:
                 used[part] = used.get(part, 0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         return used
+
+    def rss_mb(self) -> dict[str, list[float]]:
+        """Resident memory (MB) of every process of each web app and worker (gunicorn's workers too), by name."""
+        groups = {proc.pid: name for name, proc in self.procs.items() if name.endswith(("-web", "-worker"))}
+        found: dict[str, list[float]] = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    group = int(stat.read().rsplit(")", 1)[1].split()[2])
+                with open(f"/proc/{pid}/status") as status:
+                    rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            except (OSError, StopIteration):
+                continue  # ended meanwhile, or a zombie
+            if group in groups:
+                found.setdefault(groups[group], []).append(rss / 1024)
+        return found
+
+    def stop_process(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
 
     def settle(self, timeout: float = 90) -> None:
         """Wait until the stack is quiet (under a tenth of a core for a second): every consumer group
@@ -147,6 +172,12 @@ CORES = os.cpu_count()
 
 def cpu_detail(per_line: dict) -> str:
     return ", ".join(f"{part} {ms:.1f}" for part, ms in per_line.items() if ms >= 0.05)
+
+
+def memory_detail(rss: dict[str, list[float]], kind: str) -> str:
+    """Each service's largest process of that kind (gunicorn's master included for web apps)."""
+    return ", ".join(f"{name.removesuffix(kind)} {max(sizes):.0f}" for name, sizes in sorted(rss.items())
+                     if name.endswith(kind))
 
 
 def pct(values, q):
@@ -292,6 +323,49 @@ class Bench:
         return {"lines": len(lines), "rate": rate, "p50_ms": pct(lags, 0.5) * 1000, "p99_ms": pct(lags, 0.99) * 1000}
 
 
+def copy_declarations(config: StackConfig, events: int) -> None:
+    """Fill the hours topic up to ``events`` events: the declaration events this run produced, copied under new
+    declaration ids (a region's year of declarations), as the hours service publishes them."""
+    topic = config.topic("hours.events")
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends, read = consumer.end_offsets(partitions), []
+    while any(consumer.position(tp) < ends[tp] for tp in partitions):
+        read += [json.loads(r.value) for batch in consumer.poll(timeout_ms=500).values() for r in batch]
+    consumer.close()
+    declarations = [e for e in read if e["type"] in ("declaration.submitted", "declaration.validated")]
+    producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap, acks="all", linger_ms=20,
+                             batch_size=PRODUCER_BATCH_BYTES)
+    for copy in range(1, -(-(events - len(read)) // len(declarations)) + 1):
+        for event in declarations:
+            payload = {**event["payload"], "declaration_id": f"{event['payload']['declaration_id']}-{copy}"}
+            producer.send(topic, key=event["key"].encode(), value=json.dumps(
+                {**event, "id": uuid.uuid4().hex, "payload": payload}, separators=(",", ":")).encode())
+    producer.flush()
+    producer.close()
+
+
+def rebuild_progress(stack: Stack) -> dict:
+    """The markets service's rebuild of its progress from the hours topic (``flask rebuild-progress``). The
+    markets worker is stopped first, as the command requires."""
+    config = stack.config
+    stack.stop_process("markets-worker")
+    argv, env = config.worker_command("markets")
+    started = time.perf_counter()
+    done = subprocess.run([config.python, "-m", "flask", "--app", "markets.wsgi", "rebuild-progress"],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+    elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"rebuild-progress failed: {done.stderr[-2000:]}")
+    figures = re.search(r"(\d+) événements de déclaration, (\d+) déclarations sur (\d+) lots.* en ([\d.]+) s",
+                        done.stdout)
+    counted, facts, lots, seconds = int(figures[1]), int(figures[2]), int(figures[3]), float(figures[4])
+    return {"events": counted, "facts": facts, "lots": lots, "seconds": seconds, "eps": counted / seconds,
+            "command_s": elapsed}
+
+
 def raw_kafka(bootstrap: str, count: int, size: int) -> dict:
     topic = f"bench-raw-{uuid.uuid4().hex[:6]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
@@ -348,6 +422,8 @@ def main() -> None:
     parser.add_argument("--lag-rate", type=float, default=20, help="lines per second in (c)")
     parser.add_argument("--lag-lines", type=int, default=100)
     parser.add_argument("--batch-wait", type=float, default=60, help="seconds to wait for (b) to be counted")
+    parser.add_argument("--rebuild-events", type=int, default=200_000,
+                        help="declaration events on the hours topic when the markets progress is rebuilt")
     parser.add_argument("--ferretdb-handler", choices=["postgresql", "sqlite"], default="postgresql",
                         help="FerretDB's storage (the local stack's is postgresql; sqlite to compare)")
     args = parser.parse_args()
@@ -405,6 +481,12 @@ def main() -> None:
             batch = bench.batch(lots["batch"], args.batch_lines, args.batch_wait)
             batch_cpu = cpu_per_line(cpu_before, stack.cpu_seconds(), max(batch["counted"], 1))
             print("(b)", {k: v for k, v in batch.items() if k != "expected"}, "CPU ms per line", batch_cpu, flush=True)
+            stack.settle()
+            rss = stack.rss_mb()  # after the measures, before the rebuild stops the markets worker
+            print("RSS MB", {name: [round(mb) for mb in sizes] for name, sizes in sorted(rss.items())}, flush=True)
+            copy_declarations(stack.config, args.rebuild_events)
+            rebuild = rebuild_progress(stack)
+            print("rebuild", rebuild, flush=True)
         finally:
             stack.stop()
     print(f"whole run: {time.perf_counter() - t0:.0f} s")
@@ -428,6 +510,13 @@ def main() -> None:
          f"≤ {CORES * 1000 / sum(batch_cpu.values()):.0f} lines/s on {CORES} cores"),
         ("(c) lag acceptance → progress", f"at {lag['rate']:.0f} lines/s",
          f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms", ""),
+        ("rebuild of the markets progress", f"{rebuild['eps']:.0f} events/s",
+         f"{rebuild['events']:,} events, {rebuild['facts']:,} declarations, {rebuild['lots']} lots in "
+         f"{rebuild['seconds']:.1f} s", f"{rebuild['command_s']:.1f} s with the command's start"),
+        ("memory, largest web process", f"{max(max(v) for k, v in rss.items() if k.endswith('-web')):.0f} MB",
+         memory_detail(rss, "-web"), "RSS after the measures"),
+        ("memory, largest worker", f"{max(max(v) for k, v in rss.items() if k.endswith('-worker')):.0f} MB",
+         memory_detail(rss, "-worker"), "RSS after the measures"),
         ("raw kafka-python produce (acks=all)", f"{kafka['produce']:.0f} msg/s", "same broker, 700 B", ""),
         ("raw kafka-python consume", f"{kafka['consume']:.0f} msg/s", "same broker", ""),
         ("raw bulk insert_many", f"{mongo['bulk']:.0f} docs/s", "same store, 1.5 kB", ""),

@@ -1,6 +1,11 @@
 """A two-territory market followed through Kafka: at risk, back on track, reached — each said once."""
+import os
+import signal
+import subprocess
+import sys
 from datetime import date, timedelta
 
+import pymongo
 import pytest
 
 from demo import CARCASSONNE, NARBONNE, Slice
@@ -38,3 +43,49 @@ def test_a_lot_goes_at_risk_back_on_track_then_reached_and_each_change_is_publis
     assert all(e["territories"] == [CARCASSONNE, NARBONNE] for e in events)
     kinds = [a["kind"] for a in s.alerts(NARBONNE, lot["id"])]  # the associated territory is alerted too
     assert {"at_risk", "quota_reached"} <= set(kinds) and len(kinds) == len(set(kinds))
+
+
+def test_an_operator_rebuilds_the_lots_progress_from_the_hours_topic_after_the_store_lost_it(stack):
+    platform, processes = stack
+    s = Slice(platform, "REBUILD")
+    lots = [s.create_lot(amount_excl_vat=1_000_000) for _ in range(2)]
+    keys = [s.award(lot) for lot in lots]
+    people = [s.eligible_participant(first_name=name) for name in ("Rebâtie", "Refaite")]
+    first = s.declare(keys[0], lots[0]["id"], people[0], "2026-02", 35)
+    s.declare(keys[0], lots[0]["id"], people[1], "2026-02", 20)
+    s.declare(keys[1], lots[1]["id"], people[0], "2026-03", 12.5)
+    platform.call("POST", "hours", f"/api/v1/declarations/{first['id']}/correct", keys[0], {"hours": 30})
+    expected = {lots[0]["id"]: 50, lots[1]["id"]: 12.5}
+    for lot_id, hours in expected.items():
+        wait_until(lambda: s.lot(lot_id)["progress"]["realised_hours"] == hours, 60, f"{lot_id} to count {hours} h")
+    progress = {lot_id: platform.call("GET", "markets", f"/api/v1/lots/{lot_id}/progress", s.facilitator)
+                for lot_id in expected}
+
+    # the markets store restored from a backup older than these declarations: facts and totals gone
+    env = {**os.environ, **processes.specs["markets-worker"][1]}
+    with pymongo.MongoClient(platform.config.mongodb_url) as mongo:
+        store = mongo[env["MONGODB_DB"]]
+        store.lot_hours.delete_many({"lot_id": {"$in": list(expected)}})
+        store.lots.update_many({"_id": {"$in": list(expected)}}, {"$set": {
+            "realised_centihours": 0, "declared_centihours": 0, "progress_status": "not_started"}})
+    assert s.lot(lots[0]["id"])["progress"]["realised_hours"] == 0
+
+    argv = [sys.executable, "-m", "flask", "--app", "markets.wsgi", "rebuild-progress"]
+    refused = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "arrêtez-le" in refused.stderr and "rien n'a été modifié" in refused.stderr
+    assert s.lot(lots[0]["id"])["progress"]["realised_hours"] == 0
+    processes.kill("markets-worker", signal.SIGTERM)
+
+    def rebuild():
+        run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+        return run if run.returncode == 0 else None
+    done = wait_until(rebuild, 120, "the rebuild to run once the worker's group has no member")
+    assert "Avancement reconstruit" in done.stdout and "2 lot(s) modifié(s)" in done.stdout, done.stdout
+    for lot_id in expected:
+        assert platform.call("GET", "markets", f"/api/v1/lots/{lot_id}/progress", s.facilitator) == progress[lot_id]
+
+    # the worker goes on from where it was: what it reads again does not count twice, what is new counts
+    processes.restart("markets-worker")
+    s.declare(keys[1], lots[1]["id"], people[1], "2026-03", 7)
+    wait_until(lambda: s.lot(lots[1]["id"])["progress"]["realised_hours"] == 19.5, 60, "the new line to count")
+    assert s.lot(lots[0]["id"])["progress"]["realised_hours"] == 50

@@ -285,7 +285,8 @@ def test_a_rebuilt_read_model_gives_the_same_figures_as_the_live_one(client, pub
     import threading
     from observatory import worker
     from observatory.app import load
-    from observatory.handlers import WorkerRunning, rebuild
+    from observatory.handlers import rebuild
+    from plumbing.replay import WorkerRunning
     publish(world())
     stop = threading.Event()
     running = threading.Thread(target=worker.run, args=(load(), stop), daemon=True)
@@ -294,7 +295,7 @@ def test_a_rebuilt_read_model_gives_the_same_figures_as_the_live_one(client, pub
     queries = [{}, {"dimensions": "sex"}, {"dimensions": "territory,mode"}, {"dimensions": "public_category,month"}]
     live_figures = [stats(client, facilitator, **q) for q in queries]
     # while the worker runs, the rebuild refuses, says so to the operator, and changes nothing
-    with pytest.raises(WorkerRunning, match="Le worker de l'observatoire tourne .* arrêtez-le"):
+    with pytest.raises(WorkerRunning, match="Le worker du service « observatory » tourne .* arrêtez-le"):
         rebuild(load())
     assert [stats(client, facilitator, **q) for q in queries] == live_figures
     stop.set()

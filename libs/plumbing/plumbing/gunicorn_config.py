@@ -1,6 +1,10 @@
 """gunicorn settings of every web app:
 ``gunicorn --config python:plumbing.gunicorn_config '<service>.wsgi:create_app()'``.
 
+Replaces a worker that has grown past ``WEB_WORKER_MAX_RSS_MB`` (150 MB by default; 0: never) once its request
+is answered, as uWSGI's reload-on-rss does: a batch of 10,000 lines peaks near 190 MB, and CPython keeps most of
+that from the system after it is freed (its small-object arenas stay pinned by a few live objects).
+
 Makes /metrics add up every gunicorn process (prometheus-client's multiprocess mode): each process
 writes its metrics to files in PROMETHEUS_MULTIPROC_DIR. Without that variable, a fresh temporary
 folder is used. Drops gunicorn's Server banner. Only hooks live here, and one setting: bind, workers
@@ -34,6 +38,24 @@ def on_starting(server):
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
+
+
+MAX_RSS_MB = int(os.environ.get("WEB_WORKER_MAX_RSS_MB", "150"))
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def post_request(worker, req, environ, resp):
+    """A worker past MAX_RSS_MB finishes this request and exits; the arbiter starts a fresh one at once."""
+    if not MAX_RSS_MB:
+        return
+    try:
+        with open("/proc/self/statm") as statm:
+            rss_mb = int(statm.read().split()[1]) * _PAGE_MB
+    except OSError:  # not Linux
+        return
+    if rss_mb > MAX_RSS_MB:
+        worker.log.info("worker %s at %.0f MB: replaced by a fresh one", worker.pid, rss_mb)
+        worker.alive = False
 
 
 def child_exit(server, worker):

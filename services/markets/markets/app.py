@@ -1,10 +1,12 @@
 """Application factory of the markets service, and its operator commands."""
 import click
+from flask import current_app
 from plumbing.contractor_keys import principal_for_contractor_key
+from plumbing.replay import WorkerRunning
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, census, census_api, handlers, promotion
+from . import api, census, census_api, handlers, promotion, rebuild
 
 
 def load() -> Settings:
@@ -27,6 +29,7 @@ def register_commands(app) -> None:
     app.cli.add_command(evaluate_lots)
     app.cli.add_command(import_census)
     app.cli.add_command(remind_next_steps)
+    app.cli.add_command(rebuild_progress)
 
 
 @click.command("evaluate-lots")
@@ -65,3 +68,16 @@ def remind_next_steps(today, days):
     """Recall to the facilitators the promotion next steps coming due (once per step and date)."""
     reminded = promotion.remind_next_steps(today.date() if today else None, days)
     click.echo(f"{reminded} next step(s) recalled")
+
+
+@click.command("rebuild-progress")
+def rebuild_progress():
+    """Rebuild every lot's hours and progress from the beginning of the hours topic (after restoring an older
+    backup, or facts lost). Stop the markets worker first; started again, it goes on from where it was."""
+    try:
+        result = rebuild.rebuild_progress(current_app.extensions["settings"])
+    except WorkerRunning as running:
+        raise click.ClickException(str(running)) from None
+    click.echo(f"Avancement reconstruit : {result['events']} événements de déclaration, {result['facts']} "
+               f"déclarations sur {result['lots']} lots, {result['lots_changed']} lot(s) modifié(s), "
+               f"en {result['seconds']} s ({result['events_per_second']} événements/s).")

@@ -311,15 +311,22 @@ def refresh_progress(lot_id: str, today: date | None = None) -> Lot:
     """Recompute a lot's totals and status from its facts; publish what changed, once."""
     lot = Lot.objects.get(id=lot_id)
     totals = sum_hours_by_state(lot_id)
-    realised, declared = totals.get("validated", 0), totals.get("submitted", 0)
-    market = Market.objects.get(id=lot.market_id)
+    if judge_progress(lot, Market.objects.get(id=lot.market_id), totals.get("validated", 0),
+                      totals.get("submitted", 0), today):
+        lot.commit()
+    return lot
+
+
+def judge_progress(lot: Lot, market: Market, realised: int, declared: int, today: date | None = None) -> bool:
+    """Set the lot's totals (centihours) and judge its status; record an event for what changed, once.
+    Returns whether anything changed (the lot is then to be committed)."""
     settings = territory_settings(lot.territories[0])
     status = domain.progress_status(lot.quota_hours, realised / 100, expected_hours_on(lot, today),
                                     closed=market.status == "closed",
                                     tolerance=settings["at_risk_tolerance"],
                                     behind_ratio=settings["behind_ratio"]).value
     if (realised, declared, status) == (lot.realised_centihours, lot.declared_centihours, lot.progress_status):
-        return lot
+        return False
     summary = lot_summary(lot, market)
     if (realised, declared) != (lot.realised_centihours, lot.declared_centihours):
         lot.realised_centihours, lot.declared_centihours = realised, declared
@@ -339,7 +346,7 @@ def refresh_progress(lot_id: str, today: date | None = None) -> Lot:
         if status == domain.Status.REACHED.value:
             lot.record(_event("lot.quota_reached", lot.id, lot.territories, {
                 **summary, "realised_hours": realised / 100, "quota_hours": lot.quota_hours}))
-    return lot.commit()
+    return True
 
 
 def evaluate_running_lots(today: date | None = None) -> int:
@@ -355,67 +362,77 @@ def evaluate_running_lots(today: date | None = None) -> int:
 # --- events from the hours service -----------------------------------------------------------
 _STATE_OF = {"declaration.submitted": "submitted", "declaration.validated": "validated",
              "declaration.rejected": "rejected", "declaration.corrected": None}
+DECLARATION_EVENTS = frozenset(_STATE_OF)
 
 
-def _declaration_fact(event: Event) -> LotHours:
+def declaration_fact(event: Event) -> dict:
+    """The fact a declaration event says, as stored (a LotHours document)."""
     p = event.payload
     try:
-        state = _STATE_OF[event.type] or p["status"]
-        return LotHours(id=p["declaration_id"], lot_id=p["lot_id"], centihours=int(p["centihours"]), state=state,
-                        month=p.get("month"), mode=p.get("mode"), territory=p.get("territory"))
+        return {"_id": p["declaration_id"], "lot_id": p["lot_id"], "centihours": int(p["centihours"]),
+                "state": _STATE_OF[event.type] or p["status"], "month": p.get("month"), "mode": p.get("mode"),
+                "territory": p.get("territory")}
     except (KeyError, TypeError, ValueError) as exc:
         raise Unapplicable(f"declaration payload incomplete: {exc}") from None
 
 
-def apply_declarations(events: list[Event]) -> dict[str, str]:
-    """Record the declarations' hours under their ids, then bring each lot's progress up to date once.
+def fold_declaration(event: Event, fact: dict, states: dict[str, str], facts: dict[str, dict]) -> str | None:
+    """Fold a declaration's fact into ``facts`` (by id: what is to be written), ``states`` knowing the state of
+    every fact known so far, stored or folded.
 
-    A correction is a new declaration that supersedes an older one: the old fact stops counting
-    and the new one counts, so progress moves by exactly the difference. A fact never steps back
-    (to submitted once validated or rejected; from superseded at all) when a redelivered batch
-    brings an older event again. Returns the events that cannot be applied, with why.
-    """
-    refused, facts, superseded = {}, {}, []
-    parsed = []
+    A correction is a new declaration that supersedes an older one: the old fact stops counting and the new one
+    counts, so progress moves by exactly the difference. A fact never steps back (to submitted once validated or
+    rejected; from superseded at all) when a redelivered batch brings an older event again. Returns the id of
+    a stored fact (not in ``facts``) that this superseded, to be marked so."""
+    old, stored_superseded = event.payload.get("supersedes"), None
+    if old and old in states:
+        states[old] = "superseded"
+        if old in facts:
+            facts[old]["state"] = "superseded"
+        else:
+            stored_superseded = old
+    known = states.get(fact["_id"])
+    if not (known == "superseded" or (known in ("validated", "rejected") and fact["state"] == "submitted")):
+        facts[fact["_id"]], states[fact["_id"]] = fact, fact["state"]
+    return stored_superseded
+
+
+def apply_declarations(events: list[Event]) -> dict[str, str]:
+    """Record the declarations' hours under their ids (see fold_declaration), then bring each lot's progress up
+    to date once. Returns the events that cannot be applied, with why."""
+    refused, parsed = {}, []
     for event in events:
         try:
-            parsed.append((event, _declaration_fact(event)))
+            parsed.append((event, declaration_fact(event)))
         except Unapplicable as exc:
             refused[event.id] = str(exc)
-    lots = {lot.id for lot in Lot.objects(id__in=sorted({f.lot_id for _, f in parsed})).only("id")}
-    ids = sorted({f.id for _, f in parsed} | {e.payload["supersedes"] for e, _ in parsed if e.payload.get("supersedes")})
+    lots = {lot.id for lot in Lot.objects(id__in=sorted({f["lot_id"] for _, f in parsed})).only("id")}
+    ids = sorted({f["_id"] for _, f in parsed} | {e.payload["supersedes"] for e, _ in parsed
+                                                  if e.payload.get("supersedes")})
     states = {f.id: f.state for f in LotHours.objects(id__in=ids).only("id", "state")} if ids else {}
-    known_before = set(states)
+    known_before, facts, superseded = set(states), {}, []
     for event, fact in parsed:
-        if fact.lot_id not in lots:
-            refused[event.id] = f"unknown lot {fact.lot_id}"
+        if fact["lot_id"] not in lots:
+            refused[event.id] = f"unknown lot {fact['lot_id']}"
             continue
-        old = event.payload.get("supersedes")
-        if old and old in states:
-            states[old] = "superseded"
-            if old in facts:
-                facts[old].state = "superseded"
-            if old in known_before:
-                superseded.append(old)
-        known = states.get(fact.id)
-        if known == "superseded" or (known in ("validated", "rejected") and fact.state == "submitted"):
-            continue  # never step back
-        facts[fact.id], states[fact.id] = fact, fact.state
+        stored = fold_declaration(event, fact, states, facts)
+        if stored:
+            superseded.append(stored)
     collection = LotHours._get_collection()
-    new = [f.to_mongo() for f in facts.values() if f.id not in known_before]
+    new = [fact for fact in facts.values() if fact["_id"] not in known_before]
     if new:  # most facts are new: one bulk insert rather than one upsert each
         collection.insert_many(new, ordered=False)
     for fact in facts.values():
-        if fact.id in known_before:
-            collection.replace_one({"_id": fact.id}, fact.to_mongo())
+        if fact["_id"] in known_before:
+            collection.replace_one({"_id": fact["_id"]}, fact)
     if superseded:
         collection.update_many({"_id": {"$in": superseded}}, {"$set": {"state": "superseded"}})
-    for lot_id in sorted({fact.lot_id for _, fact in parsed} & lots):
+    for lot_id in sorted({fact["lot_id"] for _, fact in parsed} & lots):
         refresh_progress(lot_id)
     return refused
 
 
 _DECLARATIONS = Batched(apply_declarations)
-EVENT_HANDLERS = {**{type_: _DECLARATIONS for type_ in _STATE_OF},
+EVENT_HANDLERS = {**{type_: _DECLARATIONS for type_ in DECLARATION_EVENTS},
                   **KEY_EVENT_HANDLERS}
 CONSUMES = ["hours"]  # the services whose events this one applies

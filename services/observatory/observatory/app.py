@@ -1,6 +1,7 @@
 """Application factory of the observatory service, with its rebuild command."""
 import click
 from marshmallow.validate import Range
+from plumbing.replay import WorkerRunning
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
@@ -32,7 +33,7 @@ def register_commands(app) -> None:
         from flask import current_app
         try:
             result = handlers.rebuild(current_app.extensions["settings"])
-        except handlers.WorkerRunning as running:
+        except WorkerRunning as running:
             raise click.ClickException(str(running)) from None
         click.echo(f"Modèle reconstruit : {result['events']} événements, {result['lines']} lignes, "
                    f"en {result['seconds']} s ({result['events_per_second']} événements/s).")

@@ -5,13 +5,11 @@ import time
 from collections import defaultdict
 from datetime import date
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException
-from confluent_kafka import TopicPartition as RdTopicPartition
-from kafka.admin import KafkaAdminClient
 from plumbing import events as envelope
 from plumbing.auth import Principal
 from plumbing.consumer import Batched, ProcessedEvent
 from plumbing.region import current as current_region
+from plumbing.replay import TopicsReplay, refuse_while_the_worker_runs
 from pymongo import ReplaceOne
 
 from . import domain, snapshot
@@ -80,70 +78,22 @@ def rebuild(settings, progress=None) -> dict:
     """Read every event of the consumed topics from their beginning up to their current end, fold them in
     memory, replace the read model, and set the worker's consumer group to go on from there.
 
-    Stop the worker first: the group's offsets can only be set while it has no member (``WorkerRunning``).
-    Read with librdkafka (confluent-kafka): it fetches and unpacks in C threads, where kafka-python's unpacking
-    took as much of this process's core as decoding and folding."""
+    Stop the worker first: the group's offsets can only be set while it has no member (``WorkerRunning``)."""
     started = time.perf_counter()
     refuse_while_the_worker_runs(settings)
-    topics = [settings.events_topic(service) for service in CONSUMES]
-    consumer = Consumer({"bootstrap.servers": ",".join(settings.kafka_bootstrap_servers),
-                         "group.id": settings.consumer_group, "enable.auto.commit": False, "enable.partition.eof": True,
-                         "max.partition.fetch.bytes": 16 * 1024 * 1024, "logger": log})
-    try:
-        known = consumer.list_topics(timeout=30).topics
-        ends = {(t, p): consumer.get_watermark_offsets(RdTopicPartition(t, p), timeout=30)[1]
-                for t in topics if t in known and not known[t].error for p in sorted(known[t].partitions)}
-        remaining = {tp for tp, end in ends.items() if end > 0}
-        consumer.assign([RdTopicPartition(t, p, OFFSET_BEGINNING) for t, p in remaining])
+    with TopicsReplay(settings, CONSUMES) as replay:
         facts, count = Facts(), 0
-        while remaining:
-            for message in consumer.consume(num_messages=10_000, timeout=1):
-                tp = (message.topic(), message.partition())
-                if message.error() is not None:
-                    if message.error().code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(message.error())
-                    remaining.discard(tp)  # at its end (an empty or emptied partition says only this)
-                    continue
-                if message.offset() >= ends[tp] - 1:
-                    remaining.discard(tp)
-                    if message.offset() >= ends[tp]:
-                        continue  # published after the rebuild started: the worker will apply it
-                try:
-                    event = envelope.decode(message.value())
-                except ValueError:
-                    continue  # the worker dead-lettered it; it never was part of the read model
-                if event.type in EVENT_HANDLERS:
-                    domain.fold(facts, event)
-                    count += 1
-            if progress:
-                progress(count)
+        for event in replay.events(progress):
+            if event.type in EVENT_HANDLERS:
+                domain.fold(facts, event)
+                count += 1
         read = time.perf_counter()
         refuse_while_the_worker_runs(settings)  # started while we read: it would fold on top of our model
         replace_read_model(facts)
-        consumer.commit(offsets=[RdTopicPartition(t, p, end) for (t, p), end in ends.items()], asynchronous=False)
-    finally:
-        consumer.close()
+        replay.commit_ends()
     done = time.perf_counter()
     return {"events": count, "lines": len(facts.lines), "seconds": round(done - started, 2),
             "read_seconds": round(read - started, 2), "events_per_second": round(count / max(done - started, 1e-9))}
-
-
-class WorkerRunning(RuntimeError):
-    """The rebuild found the observatory's worker running; nothing was changed."""
-
-
-def refuse_while_the_worker_runs(settings) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    try:
-        group = admin.describe_groups([settings.consumer_group]).get(settings.consumer_group) or {}
-    finally:
-        admin.close()
-    if group.get("members"):
-        raise WorkerRunning(
-            f"Le worker de l'observatoire tourne ({len(group['members'])} consommateur(s) dans le groupe "
-            f"« {settings.consumer_group} ») : arrêtez-le, puis relancez la reconstruction ; "
-            f"rien n'a été modifié. "
-            f"(The observatory worker is running: stop it, then rebuild again; nothing was changed.)")
 
 
 def replace_read_model(facts: Facts) -> None:
