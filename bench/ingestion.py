@@ -99,7 +99,8 @@ class Stack:
                 continue  # ended meanwhile
             part = part_of_group.get(int(fields[2]))  # the process group: the spawned process's pid
             if part:
-                used[part] = used.get(part, 0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+                # its own time and its reaped children's (gunicorn workers replaced meanwhile)
+                used[part] = used.get(part, 0) + sum(map(int, fields[11:15])) / CLOCK_TICKS
         return used
 
     def rss_mb(self) -> dict[str, list[float]]:

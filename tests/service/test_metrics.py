@@ -55,26 +55,40 @@ def test_metrics_count_requests_by_endpoint_method_and_status_with_their_latency
     assert latency(after.text, "sum") > latency(before, "sum")
 
 
-def test_metrics_add_up_every_gunicorn_process(infra, isolation, tmp_path):
-    """The local stack's web command, whose gunicorn processes are replaced every 5 requests: one
-    /metrics counts what every process answered, those gone included."""
+def run_markets_web(infra, isolation, tmp_path, extra_argv=(), extra_env=None, requests=40) -> tuple[str, str]:
+    """The local stack's markets web command on the test's broker and store: ``requests`` GETs of /health/live
+    from 4 clients, then /metrics. Returns the metrics' text and gunicorn's log."""
     config = StackConfig(data_dir=tmp_path, base_port=free_port_block(), topic_prefix=f"t{isolation}.",
                          external_kafka=infra.kafka_bootstrap, external_mongodb=infra.mongodb_url)
     argv, env = config.web_command("markets")
     processes = Processes(tmp_path)
     try:
-        processes.start("markets-web", [*argv[:-1], "--max-requests", "5", argv[-1]], env)
+        processes.start("markets-web", [*argv[:-1], *extra_argv, argv[-1]], {**env, **(extra_env or {})})
         wait_for_port(config.web_port("markets"))
         url = config.url("markets")
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda _: scrape(f"{url}/health/live"), range(40)))
-        text = scrape(f"{url}/metrics")
+            list(pool.map(lambda _: scrape(f"{url}/health/live"), range(requests)))
+        return scrape(f"{url}/metrics"), processes.log("markets-web")
     finally:
         processes.stop_all()
         pymongo.MongoClient(infra.mongodb_url).drop_database(env["MONGODB_DB"])
 
+
+def test_metrics_add_up_every_gunicorn_process(infra, isolation, tmp_path):
+    """The local stack's web command, whose gunicorn processes are replaced every 5 requests: one
+    /metrics counts what every process answered, those gone included."""
+    text, _ = run_markets_web(infra, isolation, tmp_path, ["--max-requests", "5"])
     assert value(text, "clause_http_requests_total", endpoint="health.live", method="GET", status="200") == 40
     assert len(list((tmp_path / "metrics" / "markets").glob("counter_*.db"))) >= 8  # one file per process
+
+
+def test_a_web_worker_grown_past_its_memory_bound_answers_then_is_replaced(infra, isolation, tmp_path):
+    """WEB_WORKER_MAX_RSS_MB: every process is past 1 MB, so each answers one request and gives way to a fresh
+    one; nothing is refused meanwhile."""
+    text, log = run_markets_web(infra, isolation, tmp_path, extra_env={"WEB_WORKER_MAX_RSS_MB": "1"}, requests=12)
+    assert value(text, "clause_http_requests_total", endpoint="health.live", method="GET", status="200") == 12
+    assert log.count("replaced by a fresh one") >= 12
+    assert len(list((tmp_path / "metrics" / "markets").glob("counter_*.db"))) >= 12
 
 
 def test_a_worker_counts_what_it_consumes_and_publishes_and_readiness_reports_its_lag(
