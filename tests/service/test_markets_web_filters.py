@@ -73,6 +73,10 @@ def test_markets_by_words_of_their_reference_or_title_clause_kind_and_territory(
     assert titles(clause_kind="none") == ["Fournitures de bureau"]
     assert titles(both, q="école") == ["Réhabilitation de l'école Jean-Jaurès", "École de Narbonne"]
     assert titles(both, q="école", territory=NARBONNE) == ["École de Narbonne"]
+    market = next(m for m in client.get("/api/v1/markets", headers=facilitator).json if m["reference"] == "2026-CA-016")
+    assert client.patch(f"/api/v1/markets/{market['id']}", headers=facilitator,
+                        json={"title": "Mobilier scolaire"}).status_code == 200
+    assert titles(q="mobil") == ["Mobilier scolaire"] and titles(q="fournitures") == []  # a change is searched
     refused = client.get("/api/v1/markets", headers=facilitator, query_string={"clause_kind": "sociale"})
     assert refused.status_code == 422 and refused.json["errors"]["clause_kind"][0].startswith("Type de clause inconnu")
 
