@@ -1,10 +1,11 @@
 """Application factory of the markets service, and its operator commands."""
 import click
 from plumbing.contractor_keys import principal_for_contractor_key
+from plumbing.derived import refresh_derived_fields_command
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, census, census_api, handlers, promotion
+from . import api, census, census_api, handlers, promotion, store
 
 
 def load() -> Settings:
@@ -27,6 +28,7 @@ def register_commands(app) -> None:
     app.cli.add_command(evaluate_lots)
     app.cli.add_command(import_census)
     app.cli.add_command(remind_next_steps)
+    app.cli.add_command(refresh_derived_fields_command(store.Market, "marchés"))
 
 
 @click.command("evaluate-lots")

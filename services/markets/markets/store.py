@@ -51,6 +51,8 @@ class Market(OutboxDocument):
     text_starts = me.ListField(me.StringField())  # the reference's and title's word starts (see clean): the search
     meta = {"collection": "markets", "indexes": ["territories", "buyer_id", ("lead_territory", "reference"),
                                                  "text_starts"]}
+    # what clean() writes, from what (``refresh-derived-fields`` writes it in documents older than a field)
+    derived_fields = {"text_starts": ("reference", "title")}
 
     def clean(self):
         """Run before every write, so that the search follows the reference and the title."""
