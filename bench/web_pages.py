@@ -7,9 +7,10 @@ Starts its own stack (bench/ingestion.py's: Apache Kafka, FerretDB, the services
 gunicorn, in a temporary folder), loads the region through the APIs (deploy/local/demo_region.py: markets, lots
 in every status, participants, months of declaration lines sent in batches), signs in on the web application's
 development page as a facilitator of every territory (and, for the pages of other roles, as an operator, a
-buyer and a company's staff member), then asks every GET page the web application registers (found in its
-Flask url_map: pages written later are measured too; a page with ids in its address gets real ones) N times
-and prints the median and p95 of the time to answer, as the client on the same machine sees it.
+buyer and a company's staff member, or not signed in), then asks every GET page the web application registers (found in its
+Flask url_map: pages written later are measured too; a page with ids in its address gets real ones, a download
+each kind of file it serves, the markets' and participants' lists a word search too) N times and prints the median
+and p95 of the time to answer, as the client on the same machine sees it.
 Target (issue 13): every page under 300 ms at the median, under 800 ms at p95.
 """
 import argparse
@@ -20,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,17 @@ from ingestion import Stack, pct  # noqa: E402
 
 # Not pages: assets, probes, signing in and out, the identity provider's round trip.
 SKIPPED = re.compile(r"^(static|ready|live|auth\.)|\.(static)$")
+# The downloads: the argument naming the file's kind, and each kind (every one is measured).
+KINDS = {"participants.export": ("kind", ("html", "json")), "participants.import_template": ("kind", ("csv", "xlsx")),
+         "company.template": ("extension", ("csv", "xlsx")), "company.error_file": ("extension", ("csv", "xlsx")),
+         "statistics.table_file": ("fmt", ("csv", "xlsx")), "statistics.panorama": ("fmt", ("html", "pdf")),
+         "statistics.market_report": ("fmt", ("html", "pdf"))}
+# What a page's query must say (with real ids), where it has nothing to show without it.
+QUERIES = {"statistics.panorama": "?annee={year}", "statistics.market_report": "?marche={market_id}"}
+# Word searches, measured beside the pages they are typed on (the address alone does not search).
+SEARCHES = {"markets.index": "/marches?q=ecole", "participants.index": "/participants?q=mar"}
+# A payroll file with a row refused (an unknown lot): its refused rows are a file to download.
+REFUSED_ROW = b"lot_id;participant_id;month;hours;mode;contract_type\nlot-inconnu;P-1;2026-01;10;direct_hire;cdd\n"
 MEDIAN_TARGET_MS, P95_TARGET_MS = 300, 800
 
 
@@ -63,23 +76,35 @@ def real_ids(platform, seeded: dict) -> dict[str, str]:
     alerts = platform.call("GET", "notifications", "/api/v1/alerts?page_size=1", headers)
     lines = platform.call("GET", "hours", f"/api/v1/declarations?lot_id={lot['id']}&page_size=1", headers)
     keys = platform.call("GET", "hours", f"/api/v1/contractors/{lot['contractor_siret']}/api-keys", headers)
+    recipients = platform.call("GET", "notifications", "/api/v1/recipients?page_size=1", headers)
+    staff = platform.token("contractor", *lot["territories"], siret=lot["contractor_siret"])
+    sent = platform.http.post(platform.config.url("hours") + "/api/v1/declarations/upload", headers=staff,
+                              files={"file": ("paie.csv", REFUSED_ROW, "text/csv")}, timeout=60)
     ids = {"lot_id": lot["id"], "market_id": lot["market_id"], "participant_id": seeded["participants"][0],
            "siret": lot["contractor_siret"], "contractor_siret": lot["contractor_siret"],
            "buyer_id": platform.call("GET", "markets", f"/api/v1/markets/{lot['market_id']}", headers)["buyer_id"],
            "alert_id": alerts[0]["id"] if alerts else None, "declaration_id": lines[0]["id"] if lines else None,
            "line_id": lines[0]["line_id"] if lines else None, "key_id": keys[0]["key_id"] if keys else None,
-           "territory": lot["territories"][0], "territory_id": lot["territories"][0]}
+           "territory": lot["territories"][0], "territory_id": lot["territories"][0],
+           "code": platform.call("GET", "markets", "/api/v1/trades", headers)[0]["code"],
+           "recipient_id": recipients[0]["id"] if recipients else None, "upload_id": sent.json().get("upload_id"),
+           "year": str(date.today().year)}
     return {name: value for name, value in ids.items() if value}
 
 
-def address(rule, ids: dict[str, str]) -> str | None:
-    """The rule's path with real ids, or None when it takes one this bench does not know."""
+def addresses(rule, ids: dict[str, str]) -> list[str] | None:
+    """The rule's path with real ids and the query it needs, once per kind of file it serves; None when it takes an
+    id this bench does not know."""
+    kind, kinds = KINDS.get(rule.endpoint, (None, ()))
     path = rule.rule
-    for name in rule.arguments:
+    for name in rule.arguments - {kind}:
         if name not in ids:
             return None
         path = re.sub(rf"<(?:[^:<>]+:)?{name}>", ids[name], path)
-    return path
+    path += QUERIES.get(rule.endpoint, "").format(**ids)
+    if kind:
+        return [re.sub(rf"<(?:[^:<>]+:)?{kind}>", each, path) for each in kinds]
+    return [path] + ([SEARCHES[rule.endpoint]] if rule.endpoint in SEARCHES else [])
 
 
 def measure(browsers: dict[str, requests.Session], base_url: str, path: str, times: int) -> dict:
@@ -126,11 +151,13 @@ def main() -> None:
             browsers = {who: sign_in(base_url, person) for who, person in [
                 ("facilitator", "demo-facilitator"), ("operator", "demo-operator"),
                 ("buyer", f"demo-buyer-{ids['buyer_id']}"), ("contractor", f"demo-company-{ids['siret']}")]}
+            browsers["anyone"] = requests.Session()  # the one-stop shop's page is for who has not signed in
             rows = []
             for rule in web_rules(platform.config.web_app_env()):
-                path = address(rule, ids)
-                found = measure(browsers, base_url, path, args.requests) if path else {"who": "-", "status": "no id"}
-                rows.append((rule.endpoint, path or rule.rule, found))
+                for path in addresses(rule, ids) or [None]:
+                    unknown = {"who": "-", "status": "no id"}
+                    rows.append((rule.endpoint, path or rule.rule,
+                                 measure(browsers, base_url, path, args.requests) if path else unknown))
         finally:
             stack.stop()
     print(f"\n{'page':<32} {'address':<48} {'as':<12} {'median':>8} {'p95':>8}  target")

@@ -223,3 +223,40 @@ def test_the_queue_and_the_companies_fit_a_phone(phone):
         assert width <= 375, f"{path} is {width} px wide on a 375 px screen: it scrolls sideways"
         phone.check_accessibility()
         phone.screenshot(name)
+
+
+def test_a_company_holding_more_lots_than_a_page_of_the_api_may_choose_any_of_them(browsing, stack):
+    """191 lots, where the markets API answers 100 a page: all are listed, and any may be declared without hours."""
+    platform, _ = stack
+    company_siret, name = siret(int(time.time() * 1000 + 19) % 10 ** 9), "Propreté des Corbières"
+    s = Slice(platform, reference=f"WEB-{int(time.time() * 1000)}")
+    facilitator = s.facilitator
+    market = s.create_market(associated=())
+    platform.call("POST", "hours", "/api/v1/contractors", facilitator, {"siret": company_siret, "name": name})
+    lots = []
+    for number in range(1, 192):
+        lot = platform.call("POST", "markets", f"/api/v1/markets/{market['id']}/lots", facilitator, {
+            "number": number, "title": f"Nettoyage du site {number:03}", "amount_excl_vat": 50_000,
+            "labour_share": 0.5, "insertion_rate": 0.05, "hourly_cost": 30})
+        lots.append(lot)
+        platform.call("POST", "markets", f"/api/v1/lots/{lot['id']}/award", facilitator,
+                      {"contractor_siret": company_siret, "contractor_name": name})
+    platform.call("POST", "markets", f"/api/v1/markets/{market['id']}/status", facilitator, {"status": "in_execution"})
+    staff = platform.token("contractor", CARCASSONNE, siret=company_siret)
+    poll(lambda: platform.call("GET", "hours", f"/api/v1/contractors/{company_siret}/reporting", staff)
+         .get("total_lots") == 191, 120, "the hours service knowing the 191 lots held")
+    poll(lambda: "rule" not in platform.call(  # and the market in execution (another event)
+        "POST", "hours", "/api/v1/declarations/no-hours", staff, expect=(201, 409, 422),
+        json={"lot_id": lots[0]["id"], "month": "2026-03", "reason": "Pas encore commencé"}), 60, "the execution")
+
+    browsing.sign_in(f"Entreprise — {name}")
+    page = browsing.open("/mon-entreprise/declarations")
+    expect(page.get_by_role("table", name=re.compile("Lots de votre entreprise")).get_by_role("rowheader")) \
+        .to_have_count(191)
+    choice = page.get_by_label("Lot (obligatoire)")
+    expect(choice.locator("option")).to_have_count(192)  # and « Choisissez un lot »
+    choice.select_option(label="Nettoyage du site 191 (lot 191)")
+    page.get_by_label("Mois (obligatoire)").fill("2026-04")
+    page.get_by_label("Motif (obligatoire)").fill("Site fermé pour travaux")
+    page.get_by_role("button", name="Déclarer ce mois sans heures").click()
+    expect(page.get_by_text("Mois déclaré sans heures d'insertion.")).to_be_visible()

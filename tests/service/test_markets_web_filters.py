@@ -73,8 +73,31 @@ def test_markets_by_words_of_their_reference_or_title_clause_kind_and_territory(
     assert titles(clause_kind="none") == ["Fournitures de bureau"]
     assert titles(both, q="école") == ["Réhabilitation de l'école Jean-Jaurès", "École de Narbonne"]
     assert titles(both, q="école", territory=NARBONNE) == ["École de Narbonne"]
+    market = next(m for m in client.get("/api/v1/markets", headers=facilitator).json if m["reference"] == "2026-CA-016")
+    assert client.patch(f"/api/v1/markets/{market['id']}", headers=facilitator,
+                        json={"title": "Mobilier scolaire"}).status_code == 200
+    assert titles(q="mobil") == ["Mobilier scolaire"] and titles(q="fournitures") == []  # a change is searched
     refused = client.get("/api/v1/markets", headers=facilitator, query_string={"clause_kind": "sociale"})
     assert refused.status_code == 422 and refused.json["errors"]["clause_kind"][0].startswith("Type de clause inconnu")
+
+
+def test_markets_written_before_their_search_field_existed_are_found_once_the_command_refreshed_them(
+        client, facilitator, buyer):
+    from markets.store import Market
+    create_market(client, facilitator, buyer, reference="2026-CA-014", title="Réhabilitation de l'école Jean-Jaurès")
+    create_market(client, facilitator, buyer, reference="2026-CA-015", title="Entretien des espaces verts")
+    old = create_market(client, facilitator, buyer, reference="2026-CA-016", title="Fournitures de bureau")
+    # as the version before wrote it: no word starts of its reference and title
+    Market._get_collection().update_one({"_id": old["id"]}, {"$unset": {"text_starts": ""}})
+    assert listed(client, facilitator, "/api/v1/markets", q="fournit") == []
+
+    refresh = lambda: client.application.test_cli_runner().invoke(args=["refresh-derived-fields"])  # noqa: E731
+    done = refresh()
+    assert done.exit_code == 0, done.output
+    assert done.output == "Champs dérivés des marchés : 1 document(s) mis à jour sur 3 lu(s).\n"
+    assert listed(client, facilitator, "/api/v1/markets", q="fournit") == ["Fournitures de bureau"]
+    assert listed(client, facilitator, "/api/v1/markets", q="ca-016 bureau") == ["Fournitures de bureau"]
+    assert refresh().output == "Champs dérivés des marchés : 0 document(s) mis à jour sur 3 lu(s).\n"
 
 
 def test_buyers_by_name_or_the_start_of_their_siret(client, facilitator, buyer):

@@ -117,3 +117,23 @@ def test_a_revocation_ends_the_window_on_its_day(client, facilitator, people):
     everyone = client.get(LIST, headers=facilitator, query_string={"sort": "-window_end"}).json
     assert [r["first_name"] for r in by_end] == ["Élodie"]
     assert [r["first_name"] for r in everyone][-2:] == ["Élodie", "Marc"]  # ended first; no window last
+
+
+def test_records_written_before_the_search_fields_existed_are_found_once_the_command_refreshed_them(
+        client, facilitator, people):
+    from participants.store import Participant
+    # as the version before wrote them: no names' word starts, no window's end
+    Participant._get_collection().update_many({}, {"$unset": {"name_starts": "", "window_end": ""}})
+    search = lambda q: names(client.get(LIST, headers=facilitator, query_string={"q": q}))  # noqa: E731
+    ending = lambda: names(client.get(LIST, headers=facilitator,  # noqa: E731
+                                      query_string={"window_ends_before": "2028-03-31"}))
+    assert search("benal") == [] and ending() == []
+
+    refresh = lambda: client.application.test_cli_runner().invoke(args=["refresh-derived-fields"])  # noqa: E731
+    done = refresh()
+    assert done.exit_code == 0, done.output
+    # every record lacked its word starts (the erased one's are none); those without a window have no end
+    assert done.output == "Champs dérivés des participants : 5 document(s) mis à jour sur 5 lu(s).\n"
+    assert search("benal") == ["Yasmina"] and search("martin élo") == ["Élodie"]
+    assert ending() == ["Yasmina"]
+    assert refresh().output == "Champs dérivés des participants : 0 document(s) mis à jour sur 5 lu(s).\n"

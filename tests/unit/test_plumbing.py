@@ -222,16 +222,44 @@ def test_text_search_folds_case_and_accents_and_matches_the_start_of_words():
     assert pattern.search("Bénali-Roussel") and pattern.search("ROUSSÉL") and not pattern.search("Darroussel")
 
 
+def _found_both_ways(typed: str, document: dict, starts: list[str], fields: tuple[str, ...]) -> tuple[bool, bool]:
+    """Whether ``typed`` finds the document by its stored word starts (``starts_condition``), and by the regex
+    search on its texts (``text_condition``, run by Python's re: no \\p{…}, [\\W_] is neither letter nor digit)."""
+    from plumbing.search import starts_condition, text_condition
+    by_starts = all(clause["n"] in starts for clause in starts_condition(typed, "n").get("$and", []))
+    by_regex = all(any(re.search(one[field]["$regex"].replace(r"[^\p{L}\p{N}]", r"[\W_]"), document[field] or "",
+                                 re.IGNORECASE) for one in clause["$or"] for field in one)
+                   for clause in text_condition(typed, fields).get("$and", []))
+    return by_starts, by_regex
+
+
 def test_stored_word_starts_find_what_the_text_search_finds():
-    from plumbing.search import starts_condition, word_pattern, word_starts, words
+    from plumbing.search import starts_condition, word_starts
     names = [("Yasmina", "Bénali-Roussel"), ("Jean", "d'Arc"), ("Élodie", "Darroussel"), (None, None)]
     for typed in ("rous", "ben rous", "BENAL", "d arc", "élo", "darr", "roussel x", "jean-d", "(.*)", "ar"):
         for first, last in names:
-            starts = set(word_starts(first, last))
-            by_starts = all(clause[next(iter(clause))] in starts
-                            for clause in starts_condition(typed, "n").get("$and", []))
-            patterns = [re.compile(word_pattern(word).replace(r"[^\p{L}\p{N}]", r"[^\w]"), re.IGNORECASE)
-                        for word in words(typed)]
-            by_regex = all(any(p.search(text or "") for text in (first, last)) for p in patterns)
+            by_starts, by_regex = _found_both_ways(typed, {"first": first, "last": last},
+                                                   word_starts(first, last), ("first", "last"))
             assert by_starts == by_regex, (typed, first, last)
     assert word_starts(None, None) == [] and starts_condition("  ", "n") == {}
+
+
+def test_a_markets_stored_word_starts_find_what_the_search_on_its_reference_and_title_found():
+    from markets.store import Market
+    markets = [("AUDE-2024-017", "Réhabilitation de l'école Jean-Jaurès"), ("MAPA_2025/03", "Espaces verts — lot 2"),
+               ("CD11.2026.0042", "Entretien des routes départementales"), ("X", "Œuvre d'art")]
+    found = {}
+    for typed in ("2024", "aude 017", "024", "rehab", "ÉCOLE jean", "jaur", "l'éc", "mapa 2025", "2025/03", "03",
+                  "espaces ver", "lot 2", "cd11 0042", "0042 routes", "dép", "oeuvre", "œuv", "art d", "(.*)", "x",
+                  "école 2025", "tes"):
+        for reference, title in markets:
+            market = Market(reference=reference, title=title)
+            market.clean()  # what every write runs
+            by_starts, by_regex = _found_both_ways(typed, {"reference": reference, "title": title},
+                                                   market.text_starts, ("reference", "title"))
+            assert by_starts == by_regex, (typed, reference, title)
+            found.setdefault(typed, []).extend([reference] if by_starts else [])
+    assert found["jaur"] == found["ÉCOLE jean"] == found["aude 017"] == ["AUDE-2024-017"]
+    assert found["03"] == ["MAPA_2025/03"] and found["dép"] == ["CD11.2026.0042"] and found["œuv"] == ["X"]
+    assert found["024"] == found["école 2025"] == found["tes"] == []
+    assert len(found["(.*)"]) == 4

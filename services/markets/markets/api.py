@@ -175,7 +175,7 @@ class Markets(MethodView):
         if query.get("clause_kind"):
             markets = markets.filter(clause_kind=None if query["clause_kind"] == NO_CLAUSE else query["clause_kind"])
         if query.get("q"):
-            markets = markets.filter(__raw__=search.text_condition(query["q"], ("reference", "title")))
+            markets = markets.filter(__raw__=search.starts_condition(query["q"], "text_starts"))
         return _page(markets, pagination_parameters, query["sort"],
                      ("reference", "title", "start_date", "end_date", "status"))
 

@@ -2,11 +2,12 @@
 import click
 from flask import current_app
 from plumbing.contractor_keys import principal_for_contractor_key
+from plumbing.derived import refresh_derived_fields_command
 from plumbing.replay import WorkerRunning
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, census, census_api, handlers, promotion, rebuild
+from . import api, census, census_api, handlers, promotion, rebuild, store
 
 
 def load() -> Settings:
@@ -30,6 +31,7 @@ def register_commands(app) -> None:
     app.cli.add_command(import_census)
     app.cli.add_command(remind_next_steps)
     app.cli.add_command(rebuild_progress)
+    app.cli.add_command(refresh_derived_fields_command(store.Market, "marchés"))
 
 
 @click.command("evaluate-lots")

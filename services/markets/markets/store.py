@@ -2,6 +2,7 @@
 import uuid
 
 import mongoengine as me
+from plumbing import search
 from plumbing.outbox import OutboxDocument, VersionedDocument
 
 from .domain import BUYER_TYPE_LABELS_FR, CLAUSE_KIND_LABELS_FR, MARKET_STATUSES, NATURE_LABELS_FR, Status
@@ -47,7 +48,15 @@ class Market(OutboxDocument):
     end_date = me.DateField(required=True)
     status = me.StringField(default="draft", choices=MARKET_STATUSES)
     created_by = me.StringField()
-    meta = {"collection": "markets", "indexes": ["territories", "buyer_id", ("lead_territory", "reference")]}
+    text_starts = me.ListField(me.StringField())  # the reference's and title's word starts (see clean): the search
+    meta = {"collection": "markets", "indexes": ["territories", "buyer_id", ("lead_territory", "reference"),
+                                                 "text_starts"]}
+    # what clean() writes, from what (``refresh-derived-fields`` writes it in documents older than a field)
+    derived_fields = {"text_starts": ("reference", "title")}
+
+    def clean(self):
+        """Run before every write, so that the search follows the reference and the title."""
+        self.text_starts = search.word_starts(self.reference, self.title)
 
 
 class Trade(VersionedDocument):

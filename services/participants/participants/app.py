@@ -2,10 +2,12 @@
 from datetime import date
 
 import click
+from plumbing.derived import refresh_derived_fields_command
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
 from . import api, handlers, importing
+from .store import Participant
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # an import file; larger ones get 413
 EXTRA_SETTINGS = {
@@ -51,3 +53,5 @@ def register_commands(app) -> None:
         """Anonymise the exited participants whose retention period is over. Run daily."""
         count = handlers.anonymise_exited(today.date() if today else date.today())
         click.echo(f"Participants sortis anonymisés (durée de conservation écoulée) : {count}.")
+
+    app.cli.add_command(refresh_derived_fields_command(Participant, "participants"))

@@ -116,6 +116,8 @@ class Participant(OutboxDocument):
     meta = {"collection": "participants",
             "indexes": [("territory", "status"), ("territory", "lookalike_key"), "window_notice_due",
                         ("territory", "exited_on"), "name_starts"]}
+    # what clean() writes, from what (``refresh-derived-fields`` writes it in documents older than a field)
+    derived_fields = {"window_end": ("eligibility",), "name_starts": ("first_name", "last_name")}
 
     def clean(self):
         """Run before every write, so what derives from the record follows it (an erasure empties both): the

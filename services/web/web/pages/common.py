@@ -1,10 +1,13 @@
 """What every page does with the services: call them with the signed-in person's token."""
+import dataclasses
+
 from flask import Response, abort, current_app, render_template, request
 
 from .. import auth
 from ..services import Answer, Services
 
 PAGE_SIZES = (20, 50, 100)
+API_PAGE_SIZE = 100  # the most items the services' lists answer in one page
 
 
 def services() -> Services:
@@ -23,6 +26,19 @@ def send(method: str, service: str, path: str, json_body=None, **kwargs) -> Answ
 def gather(**calls: tuple) -> dict[str, Answer]:
     """Several reads at once: ``gather(lots=("markets", "/api/v1/lots", {...}), alerts=(…))``."""
     return services().gather(auth.token(), calls)
+
+
+def with_every_page(first: Answer, service: str, path: str, params: dict) -> Answer:
+    """A list's first page (``first``, asked with ``params``, whose page_size is API_PAGE_SIZE) with the items of its
+    other pages, asked at once; a page that fails makes the whole list fail as it did (never a list cut short)."""
+    pages = -(-(first.total or 0) // API_PAGE_SIZE)
+    if not first.ok or pages < 2:
+        return first
+    others = gather(**{f"page_{number}": (service, path, params | {"page": number})
+                       for number in range(2, pages + 1)}).values()
+    failed = next((answer for answer in others if not answer.ok), None)
+    return failed or dataclasses.replace(first, data=first.items() + [item for answer in others
+                                                                      for item in answer.items()])
 
 
 def paging(page_arg: str = "page") -> dict:

@@ -4,7 +4,7 @@ calendar and « no hours this month »."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import signed_in
-from .common import download, gather, get, paging, send
+from .common import API_PAGE_SIZE, download, gather, get, paging, send, with_every_page
 from .declarations import lot_titles
 
 bp = Blueprint("company", __name__)
@@ -12,15 +12,17 @@ LINE_STATUSES = (("submitted", "À valider"), ("validated", "Validées"), ("reje
 TEMPLATES = {"csv": "modele-declarations-heures.csv", "xlsx": "modele-declarations-heures.xlsx"}
 CALENDAR_LOTS = 10  # lots whose calendar a page shows: a big company holds hundreds
 NO_HOURS_LABELS = {"lot_id": "Lot", "month": "Mois", "reason": "Motif"}
+# every lot of the company, however many pages of the API: the table, and the months without hours to choose from
+LOTS = ("markets", "/api/v1/lots", {"page_size": API_PAGE_SIZE, "sort": "end_date"})
 
 
 def _page(report=None, errors=None, message=None, form=None, status=200):
     chosen = request.args.get("statut", "")
     calendar_paging = {"page": paging("lots")["page"], "page_size": CALENDAR_LOTS}
     found = gather(
-        lots=("markets", "/api/v1/lots", {"page_size": 100, "sort": "end_date"}),
-        lines=("hours", "/api/v1/declarations", {"status": chosen} | paging()),
+        lots=LOTS, lines=("hours", "/api/v1/declarations", {"status": chosen} | paging()),
         calendar=("hours", f"/api/v1/contractors/{g.person.siret}/reporting", calendar_paging))
+    found["lots"] = with_every_page(found["lots"], *LOTS)
     return render_template("pages/company/declarations.html", found=found, lots=lot_titles(found["lots"]),
                            chosen=chosen, statuses=LINE_STATUSES, paging=paging(), calendar_paging=calendar_paging,
                            report=report, errors=errors or {}, message=message, form=form or {},
