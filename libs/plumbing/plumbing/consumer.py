@@ -281,13 +281,27 @@ def worker_main(load_settings: Callable[[], Settings], run: Callable[[Settings],
     run(settings)
 
 
+QUICK_RELAY_WAIT_S = 0.025
+
+
+def relay_wait(idle_rounds: int, longest: float) -> float:
+    """How long the relay waits after ``idle_rounds`` rounds in a row found nothing: briefly at first, since
+    single declarations at a steady rate come a few tens of milliseconds apart, then doubling up to ``longest``
+    (an idle service asks its store a few times a second, not forty)."""
+    return min(longest, QUICK_RELAY_WAIT_S * 2 ** min(idle_rounds, 20))
+
+
 def _relay_loop(settings: Settings, documents: list, stop: threading.Event) -> None:
     publisher = Publisher(settings)
+    idle_rounds = 0
     try:
         while not stop.is_set():
             try:
-                if not relay_once(publisher, settings.topic, documents):
-                    stop.wait(settings.relay_interval_s)
+                if relay_once(publisher, settings.topic, documents):
+                    idle_rounds = 0
+                else:
+                    stop.wait(relay_wait(idle_rounds, settings.relay_interval_s))
+                    idle_rounds += 1
             except Exception:  # noqa: BLE001 - keep relaying; pending events stay in their documents
                 log.exception("outbox relay failed; retrying")
                 stop.wait(1)
