@@ -281,13 +281,14 @@ def worker_main(load_settings: Callable[[], Settings], run: Callable[[Settings],
     run(settings)
 
 
-QUICK_RELAY_WAIT_S = 0.025
+QUICK_RELAY_WAIT_S = 0.05
+BACKLOG_EVENTS = 100  # a round that published this many left more behind it, likely: the next goes at once
 
 
 def relay_wait(idle_rounds: int, longest: float) -> float:
-    """How long the relay waits after ``idle_rounds`` rounds in a row found nothing: briefly at first, since
-    single declarations at a steady rate come a few tens of milliseconds apart, then doubling up to ``longest``
-    (an idle service asks its store a few times a second, not forty)."""
+    """How long the relay waits after a round, ``idle_rounds`` being how many rounds in a row found nothing:
+    briefly after a round that published, since single declarations at a steady rate come tens of milliseconds
+    apart, then doubling up to ``longest`` (an idle service asks its store a few times a second)."""
     return min(longest, QUICK_RELAY_WAIT_S * 2 ** min(idle_rounds, 20))
 
 
@@ -297,11 +298,10 @@ def _relay_loop(settings: Settings, documents: list, stop: threading.Event) -> N
     try:
         while not stop.is_set():
             try:
-                if relay_once(publisher, settings.topic, documents):
-                    idle_rounds = 0
-                else:
+                published = relay_once(publisher, settings.topic, documents)
+                idle_rounds = 0 if published else idle_rounds + 1
+                if published < BACKLOG_EVENTS:
                     stop.wait(relay_wait(idle_rounds, settings.relay_interval_s))
-                    idle_rounds += 1
             except Exception:  # noqa: BLE001 - keep relaying; pending events stay in their documents
                 log.exception("outbox relay failed; retrying")
                 stop.wait(1)
