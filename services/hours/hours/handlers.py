@@ -204,10 +204,12 @@ class Rules:
         # (participant, YYYY-MM) -> [(line id, line)]: every line of the request's participants and months
         self.declared: dict[tuple[str, str], list[tuple[str, domain.Declared]]] = {}
         months = {_month(line["period"]) for line in lines}
-        # the months are sorted out here: with a second list in the query, PostgreSQL may look the months up
-        # in the index and test every participant id on each of their lines (seconds instead of a tenth)
+        # several months are sorted out here: with a second list in the query, PostgreSQL may look the months up
+        # in the index and test every participant id on each of their lines (seconds instead of a tenth); one
+        # month (a single declaration) is asked, or each line would read all its participant's lines of the year
+        one_month = {"month": next(iter(months))} if len(months) == 1 else {}
         for chunk in chunks(participant_ids):
-            for stored in Declaration.objects(participant_id__in=chunk).only(
+            for stored in Declaration.objects(participant_id__in=chunk, **one_month).only(
                     "id", "lot_id", "participant_id", "month", "period_start", "period_end", "status", "centihours"):
                 if stored.month in months:
                     self._add(stored, in_force=stored.status in IN_FORCE, in_request=False)
