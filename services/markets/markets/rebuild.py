@@ -7,8 +7,8 @@ what it applies again of what the rebuild read changes nothing (facts are writte
 step back), while the contractor-key events it had not yet applied are not skipped.
 """
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from plumbing.consumer import Unapplicable
@@ -23,14 +23,14 @@ from .store import Lot, LotHours, Market
 _CHUNK, _WRITERS = 2000, 4
 
 
-def rebuild_progress(settings: Settings, today: date | None = None, progress=None) -> dict:
+def rebuild_progress(settings: Settings, today: date | None = None) -> dict:
     """Read the hours topic up to its current end, fold the declarations in memory, replace the stored facts,
     judge every lot again. Returns the figures (events read, facts, lots changed, seconds, events per second)."""
     started = time.perf_counter()
     refuse_while_the_worker_runs(settings)
     states, facts, count = {}, {}, 0
     with TopicsReplay(settings, CONSUMES) as replay:
-        for event in replay.events(progress):
+        for event in replay.events():
             if event.type not in DECLARATION_EVENTS:
                 continue
             try:
