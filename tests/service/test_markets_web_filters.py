@@ -112,3 +112,28 @@ def test_buyers_by_name_or_the_start_of_their_siret(client, facilitator, buyer):
     assert names("0006941") == []  # the start of the SIRET, not its middle
     refused = client.get("/api/v1/buyers", headers=facilitator, query_string={"q": "x" * 101})
     assert refused.status_code == 422 and "q" in refused.json["errors"]
+
+
+def test_the_pages_of_a_list_sorted_on_a_shared_value_hold_every_item_once(client, facilitator, buyer):
+    """MongoDB orders equal keys as it likes: the id, last, keeps the pages of 60 markets of one status apart."""
+    made = {create_market(client, facilitator, buyer, reference=f"2026-EQ-{n:03}", title="Même intitulé")["id"]
+            for n in range(60)}
+    for sort in ("status", "title", "-start_date"):
+        seen = []
+        for page in (1, 2, 3, 4):
+            seen += listed(client, facilitator, "/api/v1/markets", key="id", sort=sort, page=page, page_size=17)
+        assert len(seen) == 60 and set(seen) == made, sort
+
+
+def test_buyers_by_name_or_the_start_of_their_siret(client, facilitator, buyer):
+    assert client.post("/api/v1/buyers", json=AGGLO, headers=facilitator).status_code == 201
+
+    def names(q):
+        return listed(client, facilitator, "/api/v1/buyers", key="name", q=q)
+    assert names("carcass") == ["Communauté d'agglomération Carcassonne Agglo", "Commune de Carcassonne"]
+    assert names("communaute agglo") == ["Communauté d'agglomération Carcassonne Agglo"]
+    assert names("211 100 69") == ["Commune de Carcassonne"]
+    assert names("20006941300017") == ["Communauté d'agglomération Carcassonne Agglo"]
+    assert names("0006941") == []  # the start of the SIRET, not its middle
+    refused = client.get("/api/v1/buyers", headers=facilitator, query_string={"q": "x" * 101})
+    assert refused.status_code == 422 and "q" in refused.json["errors"]

@@ -7,7 +7,7 @@ import marshmallow as ma
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from plumbing import search
+from plumbing import paging, search
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 from plumbing.validation import known_territory
@@ -77,9 +77,7 @@ class Contractors(MethodView):
         companies = Contractor.objects(territories__in=territories)
         if query.get("q"):
             companies = companies.filter(__raw__=search.name_or_siret(query["q"], siret_field="_id"))
-        pagination_parameters.item_count = companies.count()
-        return list(companies.order_by("name").skip(pagination_parameters.first_item)
-                    .limit(pagination_parameters.page_size))
+        return paging.page(companies, pagination_parameters, "name")
 
 
 @blp.route("/contractors/<siret>")
@@ -227,10 +225,7 @@ class Declarations(MethodView):
                 require_territory([query["territory"]], "ce territoire")
             lines = lines.filter(territories__in=[query["territory"]] if "territory" in query
                                  else sorted(principal.territories))
-        pagination_parameters.item_count = lines.count()
-        page = lines.order_by(*Declaration.QUEUE_ORDER).skip(pagination_parameters.first_item) \
-            .limit(pagination_parameters.page_size)
-        return [handlers.view(line) for line in page]
+        return [handlers.view(line) for line in paging.page(lines, pagination_parameters, *Declaration.QUEUE_ORDER)]
 
 
 def _batch_lines(raw_lines: list[dict], skip=()) -> list[tuple[int, dict | None, dict | None]]:
@@ -508,9 +503,7 @@ class DeclarationExitReviews(MethodView):
             require_territory([query["territory"]], "ce territoire")
         lines = handlers.lines_to_review([query["territory"]] if "territory" in query
                                          else sorted(current_principal().territories))
-        pagination_parameters.item_count = lines.count()
-        page = lines.skip(pagination_parameters.first_item).limit(pagination_parameters.page_size)
-        return [handlers.view(line) for line in page]
+        return [handlers.view(line) for line in paging.page(lines, pagination_parameters, *Declaration.QUEUE_ORDER)]
 
 
 @blp.route("/declarations/<declaration_id>/exit-review")

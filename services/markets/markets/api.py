@@ -1,7 +1,7 @@
 """HTTP entrypoints of the markets service: thin, they validate, authorise and call handlers."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from plumbing import search
+from plumbing import paging, search
 from plumbing.auth import allow, current_principal, public_endpoint, require_territory
 from plumbing.problems import problem
 from plumbing.validation import known_territory
@@ -35,8 +35,7 @@ def _page(queryset, pagination, sort: str, allowed: tuple[str, ...]):
     if sort.lstrip("-") not in allowed:
         raise problem(422, f"Tri possible sur : {', '.join(allowed)} (préfixe - pour l'ordre inverse).",
                       errors={"sort": ["Champ de tri inconnu."]})
-    pagination.item_count = queryset.count()
-    return list(queryset.order_by(sort).skip(pagination.first_item).limit(pagination.page_size))
+    return paging.page(queryset, pagination, sort)
 
 
 # --- who may read what --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
+from plumbing import paging
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 from plumbing.validation import Day, Siret, Territory, count, listing, text
@@ -206,9 +207,7 @@ class Imports(MethodView):
     @blp.paginate()
     def get(self, pagination_parameters):
         """The imports, latest first, with their reports"""
-        imports = census.CensusImport.objects.order_by("-started_at")
-        pagination_parameters.item_count = imports.count()
-        return list(imports.skip(pagination_parameters.first_item).limit(pagination_parameters.page_size))
+        return paging.page(census.CensusImport.objects, pagination_parameters, "-started_at")
 
 
 # --- the regional table -----------------------------------------------------------------------------
@@ -376,9 +375,7 @@ class Actions(MethodView):
             actions = actions.filter(date__gte=query["date_from"])
         if query.get("date_to"):
             actions = actions.filter(date__lte=query["date_to"])
-        pagination_parameters.item_count = actions.count()
-        return list(actions.order_by("-date", "id").skip(pagination_parameters.first_item)
-                    .limit(pagination_parameters.page_size))
+        return paging.page(actions, pagination_parameters, "-date")
 
 
 @promotion_blp.route("/actions/<action_id>")

@@ -2,6 +2,7 @@
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from plumbing import paging
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 
@@ -14,12 +15,6 @@ from .store import Alert, Delivery, Recipient
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1",
                 description="Alertes, destinataires, abonnements et journal des envois")
-
-
-def _page(queryset, pagination_parameters) -> list:
-    pagination_parameters.item_count = queryset.count()
-    first, size = pagination_parameters.first_item, pagination_parameters.page_size
-    return list(queryset.skip(first).limit(size))
 
 
 def _recipient(recipient_id: str) -> Recipient:
@@ -69,7 +64,7 @@ class Recipients(MethodView):
         recipients = Recipient.objects(territory__in=list(territories))
         if query.get("organisation"):
             recipients = recipients.filter(organisation=query["organisation"])
-        page = _page(recipients.order_by("territory", "email"), pagination_parameters)
+        page = paging.page(recipients, pagination_parameters, "territory", "email")
         return [handlers.recipient_view(r) for r in page]
 
 
@@ -227,7 +222,7 @@ class Alerts(MethodView):
             alerts = alerts.filter(status=query["status"])
         if query.get("territory"):
             alerts = alerts.filter(territories__in=[query["territory"]])
-        page = _page(alerts.order_by("-created_at", "-id"), pagination_parameters)
+        page = paging.page(alerts, pagination_parameters, "-created_at", "-id")
         return [handlers.alert_view(alert, reader.subject) for alert in page]
 
 
@@ -299,7 +294,7 @@ class Deliveries(MethodView):
         for name in ("recipient_id", "channel", "status"):
             if query.get(name):
                 deliveries = deliveries.filter(**{name: query[name]})
-        return _page(deliveries.order_by("-created_at", "id"), pagination_parameters)
+        return paging.page(deliveries, pagination_parameters, "-created_at", "id")
 
 
 @blp.route("/deliveries/<delivery_id>/retry")

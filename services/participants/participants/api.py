@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from plumbing import paging
 from plumbing.auth import allow, current_principal, require_territory
 from plumbing.problems import problem
 from plumbing.validation import known_territory
@@ -69,9 +70,8 @@ class Participants(MethodView):
         if "territory" in query:
             require_territory([query["territory"]], "ce territoire")
             territories = [query["territory"]]
-        people = handlers.listing(territories, query)
-        pagination_parameters.item_count = people.count()
-        return list(people.skip(pagination_parameters.first_item).limit(pagination_parameters.page_size))
+        return paging.page(handlers.listing(territories, query), pagination_parameters, query["sort"], "last_name",
+                           "first_name")
 
     @allow("facilitator")
     @blp.arguments(ParticipantCreateSchema)

@@ -116,7 +116,7 @@ LIST_FIELDS = ("id", "territory", "first_name", "last_name", "status", "window_e
 
 
 def listing(territories: list[str], query: dict):
-    """The participants of these territories matching the query's filters, in its order.
+    """The participants of these territories matching the query's filters (the API pages them in its order).
 
     Not written to the access log: a list shows what finds a person (names, state, window, categories), as the
     record's header does; reading the record itself, its evidence and path, is logged (``read``)."""
@@ -127,7 +127,7 @@ def listing(territories: list[str], query: dict):
         people = people.filter(categories=query["public"])
     if "window_ends_before" in query:
         people = people.filter(window_end__lte=query["window_ends_before"])
-    return people.only(*LIST_FIELDS).order_by(query["sort"], "last_name", "first_name", "id")
+    return people.only(*LIST_FIELDS)
 
 
 # --- registration and rectification --------------------------------------------------------------
