@@ -94,24 +94,44 @@ def test_markets_written_before_their_search_field_existed_are_found_once_the_co
     refresh = lambda: client.application.test_cli_runner().invoke(args=["refresh-derived-fields"])  # noqa: E731
     done = refresh()
     assert done.exit_code == 0, done.output
-    assert done.output == "Champs dérivés des marchés : 1 document(s) mis à jour sur 3 lu(s).\n"
+    assert done.output == ("Champs dérivés des marchés : 1 document(s) mis à jour sur 3 lu(s).\n"
+                           "Champs dérivés des lots : 0 document(s) mis à jour sur 0 lu(s).\n")
     assert listed(client, facilitator, "/api/v1/markets", q="fournit") == ["Fournitures de bureau"]
     assert listed(client, facilitator, "/api/v1/markets", q="ca-016 bureau") == ["Fournitures de bureau"]
-    assert refresh().output == "Champs dérivés des marchés : 0 document(s) mis à jour sur 3 lu(s).\n"
+    assert refresh().output.startswith("Champs dérivés des marchés : 0 document(s) mis à jour sur 3 lu(s).\n")
 
 
-def test_buyers_by_name_or_the_start_of_their_siret(client, facilitator, buyer):
-    assert client.post("/api/v1/buyers", json=AGGLO, headers=facilitator).status_code == 201
+def test_lots_by_words_of_their_title_or_their_number(client, facilitator, buyer, auth):
+    market = create_market(client, facilitator, buyer, reference="2026-CA-020", title="Groupe scolaire")
+    for number, title in ((1, "Gros œuvre"), (2, "Électricité courants forts"), (12, "Peinture des façades"),
+                          (150, "Nettoyage du site 150")):
+        assert client.post(f"/api/v1/markets/{market['id']}/lots", headers=facilitator,
+                           json={**LOT, "number": number, "title": title}).status_code == 201
+    narbonne = auth("facilitator", NARBONNE)
 
-    def names(q):
-        return listed(client, facilitator, "/api/v1/buyers", key="name", q=q)
-    assert names("carcass") == ["Communauté d'agglomération Carcassonne Agglo", "Commune de Carcassonne"]
-    assert names("communaute agglo") == ["Communauté d'agglomération Carcassonne Agglo"]
-    assert names("211 100 69") == ["Commune de Carcassonne"]
-    assert names("20006941300017") == ["Communauté d'agglomération Carcassonne Agglo"]
-    assert names("0006941") == []  # the start of the SIRET, not its middle
-    refused = client.get("/api/v1/buyers", headers=facilitator, query_string={"q": "x" * 101})
+    def titles(headers=facilitator, **query):
+        return sorted(listed(client, headers, "/api/v1/lots", **query))
+    assert titles(q="electricite") == ["Électricité courants forts"]
+    assert titles(q="GROS") == ["Gros œuvre"]
+    assert titles(q="12") == ["Peinture des façades"]  # a number is the start of the lot's number
+    assert titles(q="15") == ["Nettoyage du site 150"]
+    assert titles(q="site 150", sort="title") == ["Nettoyage du site 150"]
+    assert titles(q="fort xyz") == []
+    assert titles(narbonne, q="gros") == []  # another territory's lots are not found
+    refused = client.get("/api/v1/lots", headers=facilitator, query_string={"q": "x" * 101})
     assert refused.status_code == 422 and "q" in refused.json["errors"]
+
+
+def test_lots_written_before_their_search_field_existed_are_found_once_the_command_refreshed_them(
+        client, facilitator, buyer):
+    from markets.store import Lot
+    old = create_lot(client, facilitator, buyer, lot={**LOT, "title": "Menuiseries extérieures"}, reference="M")
+    Lot._get_collection().update_one({"_id": old["id"]}, {"$unset": {"text_starts": ""}})
+    assert listed(client, facilitator, "/api/v1/lots", q="menuis") == []
+    done = client.application.test_cli_runner().invoke(args=["refresh-derived-fields"])
+    assert done.exit_code == 0, done.output
+    assert "Champs dérivés des lots : 1 document(s) mis à jour sur 1 lu(s).\n" in done.output
+    assert listed(client, facilitator, "/api/v1/lots", q="menuis") == ["Menuiseries extérieures"]
 
 
 def test_the_pages_of_a_list_sorted_on_a_shared_value_hold_every_item_once(client, facilitator, buyer):

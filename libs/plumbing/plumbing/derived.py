@@ -43,13 +43,14 @@ def _change(document: type[me.Document], raw: dict, derived: list[str]) -> Updat
     return UpdateOne({"_id": raw["_id"], "revision": raw.get("revision")}, {"$set": changed}) if changed else None
 
 
-def refresh_derived_fields_command(document: type[me.Document], label: str) -> click.Command:
-    """The service's ``refresh-derived-fields`` command for its documents of ``document`` (``label``: their French
-    name in what it prints)."""
+def refresh_derived_fields_command(*documents: tuple[type[me.Document], str]) -> click.Command:
+    """The service's ``refresh-derived-fields`` command for its documents: ``(Market, "marchés"), …`` (each class
+    with its French name in what it prints)."""
     @click.command("refresh-derived-fields")
     def refresh():
         """Write the fields derived from others in the documents written before a version added them (run once
         after such an upgrade; running it again changes nothing)."""
-        read, updated = refresh_derived_fields(document)
-        click.echo(f"Champs dérivés des {label} : {updated} document(s) mis à jour sur {read} lu(s).")
+        for document, label in documents:
+            read, updated = refresh_derived_fields(document)
+            click.echo(f"Champs dérivés des {label} : {updated} document(s) mis à jour sur {read} lu(s).")
     return refresh

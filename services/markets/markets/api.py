@@ -235,7 +235,7 @@ class Lots(MethodView):
     @blp.response(200, LotSchema(many=True))
     @blp.paginate()
     def get(self, query, pagination_parameters):
-        """List lots: by territory, market, contractor, progress status, at risk"""
+        """List lots: by territory, market, contractor, progress status, at risk, words of the title or number"""
         principal = current_principal()
         if principal.role == "contractor":
             lots = Lot.objects(contractor_siret=principal.siret)
@@ -257,6 +257,8 @@ class Lots(MethodView):
             lots = lots.filter(end_date__gte=query["ending_after"])
         if "shortfall" in query:
             lots = lots.filter(shortfall_condition(query["shortfall"]))
+        if query.get("q"):
+            lots = lots.filter(__raw__=search.starts_condition(query["q"], "text_starts"))
         return _page(lots, pagination_parameters, query["sort"],
                      ("number", "title", "start_date", "end_date", "progress_status", "realised_centihours"))
 

@@ -31,7 +31,7 @@ def register_commands(app) -> None:
     app.cli.add_command(import_census)
     app.cli.add_command(remind_next_steps)
     app.cli.add_command(rebuild_progress)
-    app.cli.add_command(refresh_derived_fields_command(store.Market, "marchés"))
+    app.cli.add_command(refresh_derived_fields_command((store.Market, "marchés"), (store.Lot, "lots")))
 
 
 @click.command("evaluate-lots")

@@ -284,6 +284,7 @@ class LotQuerySchema(PageQuerySchema):
     ending_after = Day(metadata={"description": "lots whose end date is on or after this date"})
     shortfall = fields.Boolean(metadata={"description": "true: realised hours below a quota of hours (not "
                                                         "reached); false: quota reached, or none"})
+    q = _search_text("title or number")
     sort = text(40, load_default="number")
 
 

@@ -108,8 +108,14 @@ class Lot(OutboxDocument):
     declared_centihours = me.IntField(default=0)
     progress_status = me.StringField(default="not_started")
     status_history = me.ListField(me.DictField())  # each change of progress_status: date, from, to
+    text_starts = me.ListField(me.StringField())  # the title's and number's word starts (see clean): the search
     meta = {"collection": "lots", "indexes": [("market_id", "number"), "territories", "contractor_siret",
-                                              "progress_status"]}
+                                              "progress_status", "text_starts"]}
+    derived_fields = {"text_starts": ("title", "number")}
+
+    def clean(self):
+        """Run before every write, so that the search follows the title."""
+        self.text_starts = search.word_starts(self.title, str(self.number))
 
     @property
     def quota_hours(self) -> int:

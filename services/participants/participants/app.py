@@ -54,4 +54,4 @@ def register_commands(app) -> None:
         count = handlers.anonymise_exited(today.date() if today else date.today())
         click.echo(f"Participants sortis anonymisés (durée de conservation écoulée) : {count}.")
 
-    app.cli.add_command(refresh_derived_fields_command(Participant, "participants"))
+    app.cli.add_command(refresh_derived_fields_command((Participant, "participants")))
