@@ -1,5 +1,7 @@
 """What every page does with the services: call them with the signed-in person's token."""
 import dataclasses
+import re
+from typing import Callable
 
 from flask import Response, abort, current_app, render_template, request
 
@@ -39,6 +41,92 @@ def with_every_page(first: Answer, service: str, path: str, params: dict) -> Ans
     failed = next((answer for answer in others if not answer.ok), None)
     return failed or dataclasses.replace(first, data=first.items() + [item for answer in others
                                                                       for item in answer.items()])
+
+
+KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an item's id or SIRET, as lists' choices send them
+
+
+@dataclasses.dataclass(frozen=True)
+class Searchable:
+    """A list too long for a select (a territory's lots, markets, companies): one searches it with the API's ``q``
+    (``path``), and reads an item by its key (``path/<key>``)."""
+    service: str
+    path: str
+    key: str  # the item's field a form sends
+    label: Callable[[dict], str]
+    params: tuple = ()  # what the list is always asked: (("sort", "title"),)
+
+
+LOTS = Searchable("markets", "/api/v1/lots", "id", lambda lot: f"{lot['title']} (lot {lot['number']})",
+                  (("sort", "title"),))
+MARKETS = Searchable("markets", "/api/v1/markets", "id", lambda market: f"{market['reference']} — {market['title']}",
+                     (("sort", "reference"),))
+COMPANIES = Searchable("hours", "/api/v1/contractors", "siret", lambda company: company["name"])
+
+
+@dataclasses.dataclass
+class Choice:
+    """A field choosing one item of a ``Searchable`` list: the words typed in its search field (``recherche_<name>``)
+    find at most a page of items to choose from (without words, the list's first page); the item chosen stays a
+    choice, by its name, whether the words find it or not."""
+    name: str
+    listing: Searchable
+    params: dict = dataclasses.field(default_factory=dict)  # the list's filters (a territory…)
+    typed: str = ""
+    chosen: str = ""
+    found: Answer | None = None
+    options: list = dataclasses.field(default_factory=list)  # [(key, label)], the chosen item first
+
+    def __post_init__(self):
+        self.typed = request.values.get(self.search_name, "").strip()[:100]
+        chosen = self.chosen or request.values.get(self.name, "").strip()
+        self.chosen = chosen if KEY.fullmatch(chosen) else ""  # it is part of an address
+
+    @property
+    def search_name(self) -> str:
+        return f"recherche_{self.name}"
+
+    def calls(self) -> dict[str, tuple]:
+        """The reads it needs, to ``gather`` with the page's own."""
+        listing = self.listing
+        calls = {f"{self.name}_found": (listing.service, listing.path, dict(listing.params) | self.params | {
+            "q": self.typed, "page_size": API_PAGE_SIZE})}
+        if self.chosen:
+            calls[f"{self.name}_chosen"] = (listing.service, f"{listing.path}/{self.chosen}")
+        return calls
+
+    def take(self, found: dict[str, Answer]) -> "Choice":
+        """Its options from what ``gather`` answered to its ``calls``."""
+        self.found, chosen = found[f"{self.name}_found"], found.get(f"{self.name}_chosen")
+        key, label = self.listing.key, self.listing.label
+        self.options = [(item[key], label(item)) for item in self.found.items()]
+        if self.chosen and self.chosen not in dict(self.options):
+            name = label(chosen.data) if chosen is not None and chosen.ok else self.chosen
+            self.options.insert(0, (self.chosen, name))
+        return self
+
+    @property
+    def label(self) -> str | None:
+        """The chosen item's name (None when none is chosen)."""
+        return dict(self.options).get(self.chosen) if self.chosen else None
+
+    @property
+    def more(self) -> bool:
+        """The words (or their absence) find more items than the options hold."""
+        return bool(self.found and self.found.ok and (self.found.total or 0) > len(self.found.items()))
+
+
+def choose(found: dict[str, Answer], *choices: Choice) -> dict[str, Choice]:
+    """The choices of a page, their options taken from what it gathered: ``{name: choice}``."""
+    return {choice.name: choice.take(found) for choice in choices}
+
+
+def names(listing: Searchable, keys, known: dict[str, str]) -> dict[str, str]:
+    """The names of the items ``keys`` of a list (those of a page's table), those not ``known`` yet read one by one,
+    at once (an item that cannot be read keeps its key)."""
+    missing = sorted({key for key in keys if key and key not in known and KEY.fullmatch(key)})
+    read = gather(**{f"item_{index}": (listing.service, f"{listing.path}/{key}") for index, key in enumerate(missing)})
+    return known | {key: listing.label(answer.data) for key, answer in zip(missing, read.values()) if answer.ok}
 
 
 def paging(page_arg: str = "page") -> dict:

@@ -3,7 +3,7 @@ in bulk; a line's page with its history, to reject it with a reason or correct i
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..auth import signed_in
-from .common import gather, paging, send
+from .common import COMPANIES, LOTS, Choice, choose, gather, names, paging, send
 
 bp = Blueprint("declarations", __name__)
 STATUSES = (("submitted", "À valider"), ("validated", "Validées"), ("rejected", "Rejetées"))
@@ -19,21 +19,24 @@ def _filters() -> dict:
 
 
 def lot_titles(lots) -> dict:
-    return {lot["id"]: f"{lot['title']} (lot {lot['number']})" for lot in lots.items()}
+    return {lot["id"]: LOTS.label(lot) for lot in lots.items()}
 
 
 @bp.get("/declarations")
 @signed_in("facilitator")
 def queue():
     chosen = _filters()
-    territory = chosen["territoire"] or None
-    found = gather(
-        lines=("hours", "/api/v1/declarations", {FILTERS[k]: v for k, v in chosen.items()} | paging()),
-        lots=("markets", "/api/v1/lots", {"territory": territory, "page_size": 100, "sort": "title"}),
-        companies=("hours", "/api/v1/contractors", {"territory": territory, "page_size": 100}))
+    lists = {"territory": chosen["territoire"] or None}
+    lot, company = Choice("lot", LOTS, lists), Choice("entreprise", COMPANIES, lists)
+    found = gather(lines=("hours", "/api/v1/declarations", {FILTERS[k]: v for k, v in chosen.items()} | paging()),
+                   **lot.calls(), **company.calls())
+    choices, lines = choose(found, lot, company), found["lines"].items()
     return render_template("pages/declarations/queue.html", found=found, chosen=chosen, statuses=STATUSES,
-                           lots=lot_titles(found["lots"]), paging=paging(),
-                           companies={c["siret"]: c["name"] for c in found["companies"].items()})
+                           choices=choices, paging=paging(), args=chosen | {
+                               choice.search_name: choice.typed for choice in choices.values() if choice.typed},
+                           lots=names(LOTS, [line["lot_id"] for line in lines], dict(lot.options)),
+                           companies=names(COMPANIES, [line["contractor_siret"] for line in lines],
+                                           dict(company.options)))
 
 
 def _back_to_queue():

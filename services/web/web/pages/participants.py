@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from ..auth import signed_in
-from .common import download, gather, get, paging, send
+from .common import LOTS, Choice, choose, download, gather, get, names, paging, send
 
 bp = Blueprint("participants", __name__)
 
@@ -150,9 +150,9 @@ def show(participant_id):
 
 def _person_page(participant_id, errors=None, message=None, form_name=None, status=200):
     """The person's record, their access log and the labels, at once; a refused form is shown in its place."""
+    lot = Choice("lot_id", LOTS)  # the path form's lot, found by words of its title
     found = gather(person=("participants", f"{API}/{participant_id}"), labels=LABELS,
-                   log=("participants", f"{API}/{participant_id}/access-log"),
-                   lots=("markets", "/api/v1/lots", {"page_size": 100, "sort": "end_date"}))
+                   log=("participants", f"{API}/{participant_id}/access-log"), **lot.calls())
     record = found["person"]
     if record.status in (403, 404):
         abort(record.status)
@@ -161,8 +161,9 @@ def _person_page(participant_id, errors=None, message=None, form_name=None, stat
         return render_template("pages/participants/notice.html", title=title, answer=record), record.status or 503
     return render_template("pages/participants/show.html", found=found, participant=record.data,
                            labels=_labels(found["labels"]), errors=errors or {}, message=message,
-                           form_name=form_name, form=request.form, blank=MultiDict(),
-                           lot_titles={lot["id"]: lot["title"] for lot in found["lots"].items()}), status
+                           form_name=form_name, form=request.form, blank=MultiDict(), choices=choose(found, lot),
+                           lot_titles=names(LOTS, [entry["lot_id"] for entry in record.data.get("path") or []],
+                                            dict(lot.options))), status
 
 
 def _change(participant_id, path, body, done, form_name, method="POST"):
@@ -198,6 +199,8 @@ FORMS = {
 @bp.post("/participants/<participant_id>/<any(revocation, parcours, sortie):form_name>")
 @signed_in("facilitator")
 def change(participant_id, form_name):
+    if request.form.get("chercher"):  # the path form's lot searched: the page again, the form as filled
+        return _person_page(participant_id, form_name=form_name)
     path, fields, done = FORMS[form_name]
     return _change(participant_id, path, _filled(request.form, fields), done, form_name)
 

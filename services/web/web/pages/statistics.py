@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from ..auth import signed_in
 from .. import auth
-from .common import download, gather, services
+from .common import MARKETS, Choice, choose, download, gather, services
 
 bp = Blueprint("statistics", __name__)
 
@@ -30,10 +30,11 @@ def _query() -> tuple[dict, dict]:
 @signed_in(*READERS)
 def index():
     chosen, query = _query()
-    found = gather(statistics=("observatory", "/api/v1/observatory/statistics", query),
-                   markets=("markets", "/api/v1/markets", {"page_size": 100, "sort": "reference"}))
+    market = Choice("marche", MARKETS)  # the market whose report is downloaded, found by words
+    found = gather(statistics=("observatory", "/api/v1/observatory/statistics", query), **market.calls())
     stats = found["statistics"].data or {}
     return render_template("pages/statistics/index.html", found=found, chosen=chosen, stats=stats,
+                           choices=choose(found, market),
                            chart=chart(stats.get("rows") or []), year=date.today().year, tables=TABLES,
                            documents=DOCUMENTS)
 
