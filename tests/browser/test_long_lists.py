@@ -110,13 +110,16 @@ def test_a_participants_path_takes_a_lot_found_by_its_title(browsing, region):
     browsing.check_accessibility()
 
 
-def test_any_market_has_its_report(browsing, stack, region):
+def test_a_buyers_page_lists_all_its_markets_and_any_market_has_its_report(browsing, stack, region):
     platform, _ = stack
     market = region["markets"][102]
     facilitator = platform.token("facilitator", CARCASSONNE)
     report = platform.config.url("observatory") + f"/api/v1/observatory/markets/{market['id']}/report.html"
     poll(lambda: platform.http.get(report, headers=facilitator, timeout=30).ok, 60, "the observatory's market")
     browsing.sign_in(FACILITATOR)
+    page = browsing.open(f"/acheteurs/{region['buyer']['id']}")
+    expect(page.get_by_role("table", name="Marchés de cet acheteur").get_by_role("rowheader")).to_have_count(MARKETS)
+
     page = browsing.open("/statistiques")
     page.get_by_label("Trouver le marché (référence ou intitulé)").fill(market["reference"])
     page.get_by_role("button", name="Chercher le marché").click()
@@ -129,3 +132,11 @@ def test_any_market_has_its_report(browsing, stack, region):
         page.get_by_role("button", name="Bilan en HTML").click()
     assert report.value.suggested_filename == f"bilan-{market['id']}.html"
     browsing.check_accessibility()
+
+
+def test_a_buyers_home_says_its_lots_are_more_than_it_shows(browsing, region):
+    browsing.sign_in(f"Acheteur — {region['buyer']['name']}")
+    page = browsing.open("/accueil")
+    expect(page.get_by_role("table", name=re.compile("Lots et avancement"))).to_contain_text(
+        f"les 50 qui finissent le plus tôt, sur {LOTS}")
+    expect(page.get_by_role("link", name="vos marchés")).to_be_visible()

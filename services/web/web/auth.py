@@ -158,9 +158,10 @@ def demo_people() -> list[dict]:
                    "name": "Opérateur de la région"})
     reader = issue_token(settings.jwt_secret, "demo-sign-in", "facilitator", everywhere, hours=0.1)
     services: Services = current_app.extensions["services"]
-    found = services.gather(reader, {
-        "buyers": ("markets", "/api/v1/buyers", {"page_size": 100, "sort": "name"}),
-        "companies": ("hours", "/api/v1/contractors", {"page_size": 100})})
+    from .pages.common import API_PAGE_SIZE, BUYERS, with_every_page  # pages.common reads this module
+    lists = {"buyers": BUYERS, "companies": ("hours", "/api/v1/contractors", {"page_size": API_PAGE_SIZE})}
+    found = {name: with_every_page(first, *lists[name], token=reader)
+             for name, first in services.gather(reader, lists).items()}
     for buyer in found["buyers"].items():
         people.append({"id": f"demo-buyer-{buyer['id']}", "role": "buyer", "territories": [buyer["territory"]],
                        "buyer_id": buyer["id"], "name": f"Acheteur — {buyer['name']}"})

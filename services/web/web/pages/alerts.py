@@ -4,7 +4,7 @@ person's own alerts by e-mail."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from ..auth import signed_in
-from .common import gather, get, paging, send
+from .common import RECIPIENTS, gather, get, paging, send, with_every_page
 
 bp = Blueprint("alerts", __name__)
 
@@ -58,7 +58,8 @@ def act(alert_id, action):
 @bp.get("/alertes/abonnements")
 @signed_in("facilitator", "operator")
 def recipients():
-    found = gather(recipients=("notifications", "/api/v1/recipients", {"page_size": 100}))
+    found = gather(recipients=RECIPIENTS)
+    found["recipients"] = with_every_page(found["recipients"], *RECIPIENTS)
     return render_template("pages/alerts/recipients.html", found=found)
 
 

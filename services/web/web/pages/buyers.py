@@ -3,7 +3,8 @@ with its markets and how much they use the clause."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..auth import signed_in
-from .common import form_page, found_or_abort, gather, get, paging, query_filters, send
+from .common import (API_PAGE_SIZE, form_page, found_or_abort, gather, get, paging, query_filters, send,
+                     with_every_page)
 
 bp = Blueprint("buyers", __name__)
 VOCABULARY = ("markets", "/api/v1/vocabulary")
@@ -36,8 +37,8 @@ def new():
 @bp.get("/acheteurs/<buyer_id>")
 @signed_in("facilitator", "operator", "buyer")
 def show(buyer_id: str):
-    found = gather(buyer=("markets", f"/api/v1/buyers/{buyer_id}"),
-                   markets=("markets", "/api/v1/markets", {"buyer_id": buyer_id, "page_size": 100,
-                                                            "sort": "-start_date"}))
+    markets = ("markets", "/api/v1/markets", {"buyer_id": buyer_id, "page_size": API_PAGE_SIZE, "sort": "-start_date"})
+    found = gather(buyer=("markets", f"/api/v1/buyers/{buyer_id}"), markets=markets)
     found_or_abort(found["buyer"])
+    found["markets"] = with_every_page(found["markets"], *markets)
     return render_template("pages/buyers/show.html", found=found, buyer=found["buyer"].data or {})

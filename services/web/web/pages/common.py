@@ -30,19 +30,24 @@ def gather(**calls: tuple) -> dict[str, Answer]:
     return services().gather(auth.token(), calls)
 
 
-def with_every_page(first: Answer, service: str, path: str, params: dict) -> Answer:
+def with_every_page(first: Answer, service: str, path: str, params: dict, token: str | None = None) -> Answer:
     """A list's first page (``first``, asked with ``params``, whose page_size is API_PAGE_SIZE) with the items of its
-    other pages, asked at once; a page that fails makes the whole list fail as it did (never a list cut short)."""
+    other pages, asked at once (with ``token``, the signed-in person's by default); a page that fails makes the
+    whole list fail as it did (never a list cut short). For the lists that stay small (a buyer's markets, the
+    recipients, a territory's buyers): a long one is searched (``Choice``)."""
     pages = -(-(first.total or 0) // API_PAGE_SIZE)
     if not first.ok or pages < 2:
         return first
-    others = gather(**{f"page_{number}": (service, path, params | {"page": number})
-                       for number in range(2, pages + 1)}).values()
+    others = services().gather(token or auth.token(), {
+        f"page_{number}": (service, path, params | {"page": number}) for number in range(2, pages + 1)}).values()
     failed = next((answer for answer in others if not answer.ok), None)
     return failed or dataclasses.replace(first, data=first.items() + [item for answer in others
                                                                       for item in answer.items()])
 
 
+# Lists that stay small, read whole with with_every_page
+BUYERS = ("markets", "/api/v1/buyers", {"page_size": API_PAGE_SIZE, "sort": "name"})
+RECIPIENTS = ("notifications", "/api/v1/recipients", {"page_size": API_PAGE_SIZE})
 KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an item's id or SIRET, as lists' choices send them
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from ..auth import signed_in
 from .alerts import VOCABULARY
-from .common import gather, get, paging, send
+from .common import RECIPIENTS, gather, get, paging, send, with_every_page
 
 bp = Blueprint("operators", __name__)
 
@@ -118,7 +118,8 @@ def recipients():
 
 
 def _recipients_page(**shown):
-    found = gather(recipients=("notifications", "/api/v1/recipients", {"page_size": 100}))
+    found = gather(recipients=RECIPIENTS)
+    found["recipients"] = with_every_page(found["recipients"], *RECIPIENTS)
     refused = shown.get("refused")
     return render_template("pages/operators/recipients.html", found=found, **shown), \
         422 if refused is not None and not refused.ok else 200
@@ -146,8 +147,8 @@ def deliveries():
     page = paging()
     found = gather(deliveries=("notifications", "/api/v1/deliveries",
                                {"status": chosen["statut"], "channel": chosen["canal"], **page}),
-                   recipients=("notifications", "/api/v1/recipients", {"page_size": 100}),
-                   vocabulary=VOCABULARY)
+                   recipients=RECIPIENTS, vocabulary=VOCABULARY)
+    found["recipients"] = with_every_page(found["recipients"], *RECIPIENTS)
     names = {r["id"]: r["name"] for r in found["recipients"].items()}
     return render_template("pages/operators/deliveries.html", found=found, chosen=chosen, paging=page,
                            names=names, vocabulary=found["vocabulary"].data or {})
