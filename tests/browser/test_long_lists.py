@@ -126,7 +126,8 @@ def test_a_buyers_page_lists_all_its_markets_and_any_market_has_its_report(brows
     expect(page).to_have_url(re.compile(r"/statistiques\?"))
     expect(page.get_by_role("status").filter(has_text="1 résultat(s)")).to_be_visible()
     choice = page.get_by_label("Marché (obligatoire)")
-    expect(choice.locator("option")).to_have_text(["Choisissez un marché", f"{market['reference']} — {market['title']}"])
+    expect(choice.locator("option")).to_have_text(
+        ["Choisissez un marché", f"{market['reference']} — {market['title']}"])
     choice.select_option(market["id"])
     with page.expect_download() as report:
         page.get_by_role("button", name="Bilan en HTML").click()
