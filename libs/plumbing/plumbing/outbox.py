@@ -10,6 +10,7 @@ Concurrent writers are detected with a revision number (optimistic concurrency):
 ``commit()`` raises ``ConcurrentUpdate`` when the document changed since it was read.
 """
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
 import mongoengine as me
@@ -79,6 +80,7 @@ class OutboxDocument(VersionedDocument):
 
 
 ROUND_LIMIT = 10_000  # most documents one round reads (the rest wait for the next round)
+CLEARING_THREADS = 3  # batches whose outboxes the store empties at once (FerretDB rewrites each document)
 
 
 def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocument]],
@@ -100,17 +102,22 @@ def relay_once(publisher: Publisher, topic: str, documents: list[type[OutboxDocu
         finally:
             found.close()
         backlog += len(documents_found)
-        for start in range(0, len(documents_found), batch):
-            pending = documents_found[start:start + batch]
-            messages = [_message(topic, item) for raw in pending for item in raw.get("outbox") or []]
-            if not messages:
-                continue
-            publisher.publish(messages)
-            _forget_all(collection, pending)
-            published += len(messages)
-            for raw in pending:
-                for item in raw.get("outbox") or []:
-                    metrics.EVENTS_PUBLISHED.labels(topic, item["event"]["type"]).inc()
+        clearing = []
+        # the next batch is published while the store clears the last ones; the round ends when all are cleared
+        with ThreadPoolExecutor(CLEARING_THREADS) as pool:
+            for start in range(0, len(documents_found), batch):
+                pending = documents_found[start:start + batch]
+                messages = [_message(topic, item) for raw in pending for item in raw.get("outbox") or []]
+                if not messages:
+                    continue
+                publisher.publish(messages)
+                clearing.append(pool.submit(_forget_all, collection, pending))
+                published += len(messages)
+                for raw in pending:
+                    for item in raw.get("outbox") or []:
+                        metrics.EVENTS_PUBLISHED.labels(topic, item["event"]["type"]).inc()
+        for cleared in clearing:
+            cleared.result()  # a clearing that failed fails the round: its events go again, consumers skip them
     metrics.OUTBOX_PENDING.labels(topic).set(backlog)  # as this round found them (no count query of its own)
     return published
 
