@@ -31,4 +31,15 @@
       box.checked = event.target.checked;
     });
   });
+  // In a form with a search button of its own (a long list's choice), Enter in the search field searches, and in
+  // any other field does the form's main action: the browser alone would press the first button, the search.
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || field.tagName !== "INPUT" || !field.form) { return; }
+    var searches = field.form.querySelectorAll("button[data-search]");
+    if (!searches.length) { return; }
+    var own = Array.prototype.find.call(searches, function (b) { return b.dataset.search === field.name; });
+    var button = own || field.form.querySelector("button[type=submit]:not([data-search])");
+    if (button) { event.preventDefault(); field.form.requestSubmit(button); }
+  });
 })();
