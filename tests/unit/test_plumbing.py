@@ -216,7 +216,7 @@ def test_no_two_document_classes_share_a_name():
 
 def test_text_search_folds_case_and_accents_and_matches_the_start_of_words():
     from plumbing.search import fold, word_pattern, words
-    assert fold("ÉLOÏSE Benoît") == "eloise benoit"
+    assert fold("ÉLOÏSE Benoît") == "eloise benoit" and fold("Œuvre, cæcum") == "oeuvre, caecum"
     assert words("  Bénali-Roussel d'Arc (.*) ") == ["benali", "roussel", "d", "arc"]
     pattern = re.compile(word_pattern("roussel").replace(r"[^\p{L}\p{N}]", r"[^\w]"), re.IGNORECASE)
     assert pattern.search("Bénali-Roussel") and pattern.search("ROUSSÉL") and not pattern.search("Darroussel")
@@ -250,7 +250,7 @@ def test_a_markets_stored_word_starts_find_what_the_search_on_its_reference_and_
                ("CD11.2026.0042", "Entretien des routes départementales"), ("X", "Œuvre d'art")]
     found = {}
     for typed in ("2024", "aude 017", "024", "rehab", "ÉCOLE jean", "jaur", "l'éc", "mapa 2025", "2025/03", "03",
-                  "espaces ver", "lot 2", "cd11 0042", "0042 routes", "dép", "oeuvre", "œuv", "art d", "(.*)", "x",
+                  "espaces ver", "lot 2", "cd11 0042", "0042 routes", "dép", "oeuvre", "œuv", "OEU", "oe", "art d", "(.*)", "x",
                   "école 2025", "tes"):
         for reference, title in markets:
             market = Market(reference=reference, title=title)
@@ -260,7 +260,8 @@ def test_a_markets_stored_word_starts_find_what_the_search_on_its_reference_and_
             assert by_starts == by_regex, (typed, reference, title)
             found.setdefault(typed, []).extend([reference] if by_starts else [])
     assert found["jaur"] == found["ÉCOLE jean"] == found["aude 017"] == ["AUDE-2024-017"]
-    assert found["03"] == ["MAPA_2025/03"] and found["dép"] == ["CD11.2026.0042"] and found["œuv"] == ["X"]
+    assert found["03"] == ["MAPA_2025/03"] and found["dép"] == ["CD11.2026.0042"]
+    assert found["œuv"] == found["oeuvre"] == found["OEU"] == ["X"]  # the ligature typed as two letters too
     assert found["024"] == found["école 2025"] == found["tes"] == []
     assert len(found["(.*)"]) == 4
 

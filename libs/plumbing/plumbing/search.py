@@ -10,10 +10,14 @@ import re
 import unicodedata
 
 
+LIGATURES = {"oe": "œŒ", "ae": "æÆ"}  # Unicode does not decompose them: « oeuvre » is typed for « œuvre »
+_UNTIE = str.maketrans({char: pair for pair, chars in LIGATURES.items() for char in chars})
+
+
 def fold(text: str) -> str:
-    """Lower case, accents dropped: « Éloïse » -> « eloise »."""
+    """Lower case, accents and ligatures undone: « Éloïse » -> « eloise », « Œuvre » -> « oeuvre »."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().translate(_UNTIE)
 
 
 def _letter_variants() -> dict[str, str]:
@@ -37,8 +41,13 @@ def words(query: str) -> list[str]:
 
 
 def word_pattern(word: str) -> str:
-    """A regex finding a word of the text that starts with ``word`` (folded), accented or not."""
-    return _WORD_START + "".join(_VARIANTS.get(char, re.escape(char)) for char in word)
+    """A regex finding a word of the text that starts with ``word`` (folded), accented or not, « oe » written
+    as two letters or one."""
+    parts = [_VARIANTS.get(char, re.escape(char)) for char in word]
+    for at in range(len(word) - 1, 0, -1):  # from the end, so that the parts before keep their places
+        if tied := LIGATURES.get(word[at - 1:at + 1]):  # a ligature holds both letters, or neither
+            parts[at - 1:at + 1] = [f"(?:{parts[at - 1]}{parts[at]}|[{tied}])"]
+    return _WORD_START + "".join(parts)
 
 
 def text_condition(query: str, fields: tuple[str, ...]) -> dict:
