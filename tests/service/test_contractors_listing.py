@@ -24,6 +24,9 @@ def test_a_facilitator_lists_and_searches_the_companies_of_their_territories(cli
     assert found("732 829") == [SIRET]  # the start of a SIRET, typed in groups
     assert found("menuiserie") == []  # another territory's company
     assert found("menuiserie", narbonne) == [THIRD_SIRET]
+    by_siret = client.get("/api/v1/contractors", query_string={"siret": [OTHER_SIRET, THIRD_SIRET, SIRET]},
+                          headers=facilitator)  # a table's companies named at once, of the caller's territories
+    assert [c["siret"] for c in by_siret.json] == [SIRET, OTHER_SIRET]
 
     refused = client.get("/api/v1/contractors", query_string={"territory": NARBONNE}, headers=facilitator)
     assert refused.status_code == 403

@@ -52,6 +52,16 @@ def test_contracts_ending_by_a_date_with_a_shortfall(client, facilitator, lots):
     assert refused.status_code == 422 and "ending_before" in refused.json["errors"]
 
 
+def test_a_tables_lots_are_named_at_once_by_their_ids(client, facilitator, buyer, auth):
+    made = [create_lot(client, facilitator, buyer, lot={**LOT, "title": title}, reference=title)
+            for title in ("Voirie", "Espaces verts", "Éclairage")]
+    ids = [made[0]["id"], made[2]["id"], "0" * 24]
+    assert sorted(listed(client, facilitator, "/api/v1/lots", id=ids)) == ["Voirie", "Éclairage"]  # unknown: none
+    assert listed(client, auth("facilitator", NARBONNE), "/api/v1/lots", id=ids) == []  # another territory's: none
+    refused = client.get("/api/v1/lots", headers=facilitator, query_string={"id": ["x"] * 101})
+    assert refused.status_code == 422 and "id" in refused.json["errors"]
+
+
 def test_markets_by_words_of_their_reference_or_title_clause_kind_and_territory(client, facilitator, buyer, auth):
     create_market(client, facilitator, buyer, reference="2026-CA-014", title="Réhabilitation de l'école Jean-Jaurès")
     create_market(client, facilitator, buyer, reference="2026-CA-015", title="Entretien des espaces verts",

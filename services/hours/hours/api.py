@@ -77,6 +77,8 @@ class Contractors(MethodView):
         companies = Contractor.objects(territories__in=territories)
         if query.get("q"):
             companies = companies.filter(__raw__=search.name_or_siret(query["q"], siret_field="_id"))
+        if query.get("siret"):
+            companies = companies.filter(id__in=query["siret"])
         return paging.page(companies, pagination_parameters, "name")
 
 

@@ -47,6 +47,8 @@ class ContractorQuerySchema(ma.Schema):
     q = text(100, metadata={"description": "name (each word typed starts a word of it, whatever the case and "
                                            "accents), or the start of the SIRET (digits, spaces aside)"})
     territory = Territory(metadata={"description": "one of the caller's territories; default: all of them"})
+    siret = listing(text(14), 100, metadata={"description": "only these companies (siret=…&siret=…): a table names "
+                                                            "its companies"})
 
 
 class ApiKeyCreateSchema(ma.Schema):

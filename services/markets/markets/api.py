@@ -247,6 +247,8 @@ class Lots(MethodView):
         for name in ("market_id", "contractor_siret"):
             if query.get(name):
                 lots = lots.filter(**{name: query[name]})
+        if query.get("id"):
+            lots = lots.filter(id__in=query["id"])
         if query.get("status"):
             lots = lots.filter(progress_status=query["status"])
         if query.get("at_risk"):

@@ -285,6 +285,7 @@ class LotQuerySchema(PageQuerySchema):
     shortfall = fields.Boolean(metadata={"description": "true: realised hours below a quota of hours (not "
                                                         "reached); false: quota reached, or none"})
     q = _search_text("title or number")
+    id = listing(identifier(), 100, metadata={"description": "only these lots (id=…&id=…): a table names its lots"})
     sort = text(40, load_default="number")
 
 

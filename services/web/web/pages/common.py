@@ -127,11 +127,13 @@ def choose(found: dict[str, Answer], *choices: Choice) -> dict[str, Choice]:
 
 
 def names(listing: Searchable, keys, known: dict[str, str]) -> dict[str, str]:
-    """The names of the items ``keys`` of a list (those of a page's table), those not ``known`` yet read one by one,
-    at once (an item that cannot be read keeps its key)."""
+    """The names of the items ``keys`` of a list (those of a page's table): those not ``known`` yet are read by
+    their keys, a page of the list at once (an item that cannot be read keeps its key)."""
     missing = sorted({key for key in keys if key and key not in known and KEY.fullmatch(key)})
-    read = gather(**{f"item_{index}": (listing.service, f"{listing.path}/{key}") for index, key in enumerate(missing)})
-    return known | {key: listing.label(answer.data) for key, answer in zip(missing, read.values()) if answer.ok}
+    pages = [missing[start:start + API_PAGE_SIZE] for start in range(0, len(missing), API_PAGE_SIZE)]
+    read = gather(**{f"page_{index}": (listing.service, listing.path, {listing.key: page, "page_size": API_PAGE_SIZE})
+                     for index, page in enumerate(pages)})
+    return known | {item[listing.key]: listing.label(item) for answer in read.values() for item in answer.items()}
 
 
 def paging(page_arg: str = "page") -> dict:
