@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,32 +39,16 @@ from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 
 from demo import Platform, Slice, poll, seed  # noqa: E402
 from plumbing.kafka import PRODUCER_BATCH_BYTES  # noqa: E402
-from stack import StackConfig, wait_for_port  # noqa: E402
+from stack import StackConfig, free_port_block, wait_for_port  # noqa: E402
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 11)]  # ten past months of 2026
-
-
-def free_base_port() -> int:
-    for base in range(21000, 40000, 40):
-        if all(_free(base + i) for i in range(20)):
-            return base
-    raise RuntimeError("no free port block")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 class Stack:
     """The local stack's own process definitions, started in a temporary folder."""
 
     def __init__(self, data_dir: Path, ferretdb_handler: str):
-        self.config = StackConfig(data_dir=data_dir, base_port=free_base_port(), ferretdb_handler=ferretdb_handler)
+        self.config = StackConfig(data_dir=data_dir, base_port=free_port_block(), ferretdb_handler=ferretdb_handler)
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self) -> Platform:

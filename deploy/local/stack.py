@@ -310,6 +310,33 @@ logger.apache.level = WARN
 """
 
 
+def free_port_block(size: int = 20) -> int:
+    """A base port such that base..base+size are free now, below the kernel's ephemeral ports: one of those,
+    free when chosen, can be given to a client's connection before the server binds it."""
+    blocks = (_first_ephemeral_port() - 10000) // size - 1
+    for _ in range(200):
+        base = 10000 + (uuid.uuid4().int % blocks) * size
+        if all(_port_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+def _first_ephemeral_port() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while True:
