@@ -253,6 +253,9 @@ class PartnerSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+_QUOTA, _PROGRESS = QuotaSchema(), ProgressSchema()  # made once: making a schema costs more than dumping a lot
+
+
 class LotSchema(ma.Schema):
     id = fields.String()
     market_id = fields.String()
@@ -267,11 +270,10 @@ class LotSchema(ma.Schema):
     co_contractors = fields.List(fields.Dict())
     subcontractors = fields.List(fields.Dict())
     amendments = fields.List(fields.Dict())
-    quota = fields.Function(lambda lot: QuotaSchema().dump(lot))
-    progress = fields.Function(lambda lot: ProgressSchema().dump(progress_view(lot)))
-    status_history = fields.Function(lambda lot: [StatusChangeViewSchema().dump(change)
-                                                  for change in lot.status_history],
-                                     metadata={"description": "each change of the progress status, dated"})
+    quota = fields.Function(lambda lot: _QUOTA.dump(lot))
+    progress = fields.Function(lambda lot: _PROGRESS.dump(progress_view(lot)))
+    status_history = fields.List(fields.Nested(StatusChangeViewSchema),
+                                 metadata={"description": "each change of the progress status, dated"})
 
 
 class LotQuerySchema(PageQuerySchema):
