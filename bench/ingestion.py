@@ -107,16 +107,17 @@ class Stack:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
 
-    def settle(self, timeout: float = 90) -> None:
+    def settle(self, timeout: float = 90) -> bool:
         """Wait until the stack is quiet (under a tenth of a core for a second): every consumer group
-        has caught up, so one measure's backlog does not slow the next."""
+        has caught up, so one measure's backlog does not slow the next. False when it was still busy."""
         deadline, last = time.perf_counter() + timeout, self.cpu_seconds()
         while time.perf_counter() < deadline:
             time.sleep(1)
             now = self.cpu_seconds()
             if sum(now.values()) - sum(last.values()) - (now["client"] - last["client"]) < 0.1:
-                return
+                return True
             last = now
+        return False
 
     def stop(self):
         for proc in self.procs.values():

@@ -142,9 +142,11 @@ def main() -> None:
             print(f"stack started in {time.perf_counter() - started:.0f} s", flush=True)
             seeded = seed_region(platform, RegionSize(args.markets, args.participants, args.team),
                                  out=lambda line: print(line, flush=True))
-            stack.settle(timeout=120)  # the workers have (mostly) counted the lines: the pages show the region
-            print(f"region loaded and counted in {time.perf_counter() - started:.0f} s: {seeded['markets']} markets, "
-                  f"{len(seeded['lots'])} lots, {len(seeded['participants'])} participants, {seeded['lines']} lines",
+            loaded = time.perf_counter()
+            quiet = stack.settle(timeout=600)  # every worker has caught up: the pages are measured on a quiet stack
+            print(f"region loaded and counted in {loaded - started:.0f} s: {seeded['markets']} markets, "
+                  f"{len(seeded['lots'])} lots, {len(seeded['participants'])} participants, {seeded['lines']} lines; "
+                  f"the stack {'quiet' if quiet else 'still busy'} after {time.perf_counter() - loaded:.0f} s more",
                   flush=True)
             base_url = platform.config.web_app_url
             ids = real_ids(platform, seeded)
