@@ -162,3 +162,26 @@ def test_a_big_company_reads_its_calendar_a_page_of_lots_at_a_time(client, contr
     refused = client.get(f"/api/v1/contractors/{SIRET}/reporting", headers=contractor_key,
                          query_string={"page_size": 0})
     assert refused.status_code == 422 and refused.json["errors"]["page_size"] == ["Entre 1 et 100 lots par page."]
+
+
+def test_the_calendar_knows_a_month_declared_by_any_way_and_the_months_are_made_again_from_the_lines(
+        client, contractor_key, facilitator, world):
+    from hours.store import ReportedMonth
+    assert client.post("/api/v1/declarations", json=LINE, headers=contractor_key).status_code == 201  # March
+    batch = client.post("/api/v1/declarations/batch", headers=contractor_key,
+                        json={"lines": [{**LINE, "month": "2026-04"}, {**LINE, "month": "2026-05", "hours": 7}]})
+    assert batch.status_code == 200, batch.json
+    declared = {m["month"]: m for m in months(client, contractor_key)["months"] if m["declared_on"]}
+    assert sorted(declared) == ["2026-03", "2026-04", "2026-05"]
+    assert all(m["state"] == "late" and m["declared_on"] == date.today().isoformat() for m in declared.values())
+    # a second line of March (here a correction: a new version, the same line) changes nothing of its month
+    version = client.get("/api/v1/declarations", headers=contractor_key, query_string={"month": "2026-03"}).json[0]
+    corrected = client.post(f"/api/v1/declarations/{version['id']}/correct", headers=facilitator,
+                            json={"hours": 30, "reason": "Erreur de saisie"})
+    assert corrected.status_code == 201, corrected.json
+
+    ReportedMonth.objects.delete()  # as after the upgrade that brought them: the lines are there, not their months
+    assert not [m for m in months(client, contractor_key)["months"] if m["declared_on"]]
+    rebuilt = client.application.test_cli_runner().invoke(args=["rebuild-reported-months"])
+    assert rebuilt.exit_code == 0 and "reconstruits" in rebuilt.output and ": 3." in rebuilt.output, rebuilt.output
+    assert {m["month"]: m for m in months(client, contractor_key)["months"] if m["declared_on"]} == declared

@@ -3,7 +3,7 @@
 from plumbing.settings import Settings, load_settings
 from plumbing.web import create_service_app
 
-from . import api, handlers, reporting, upload_reports
+from . import api, handlers, reported_months, reporting, upload_reports
 from .read_cache import read_cache
 from .schemas import MAX_BATCH_LINES
 
@@ -39,3 +39,4 @@ def create_app(settings: Settings | None = None):
 def register_commands(app) -> None:
     app.cli.add_command(upload_reports.purge_upload_reports)
     app.cli.add_command(reporting.remind_declarations)
+    app.cli.add_command(reported_months.rebuild_reported_months)

@@ -10,7 +10,7 @@ from plumbing.consumer import Unapplicable
 from plumbing.events import Event
 from plumbing.outbox import ConcurrentUpdate, retry_on_conflict
 
-from . import domain
+from . import domain, reported_months
 from .read_cache import chunks, load_by_id, read_cache
 from .store import (ApiKey, ApiKeyUse, Contractor, Declaration, DeclarationVersion, EligibilityPeriod, HeldLot,
                     MarketState, DeclarationSettings, ParticipantWindow, new_id)
@@ -313,9 +313,11 @@ def declare(siret: str, data: dict, today: date | None = None, by: str = "",
         held, window = rules.check(siret, data)
         declaration = _new_line(siret, data, held, window, rules.auto_validated(held), by, request_key)
         try:
-            return declaration.commit()
+            declaration.commit()
         except me.NotUniqueError:
             raise domain.DuplicateLine() from None
+        reported_months.record([declaration])
+        return declaration
     except domain.DuplicateLine:
         written = request_key and Declaration.objects(
             line_key=line_key(data["lot_id"], data["participant_id"], data["period"]), request_key=request_key).first()
@@ -403,7 +405,9 @@ def _insert_all(candidates: list[tuple[int, Declaration]], results: dict) -> lis
                 index = chunk[error["index"]][0]
                 failed.add(index)
                 results[index] = _refused(index, "duplicate_line", domain.DUPLICATE_MESSAGE)
-    return [(i, d) for i, d in candidates if i not in failed]
+    written = [(i, d) for i, d in candidates if i not in failed]
+    reported_months.record(d for _, d in written)
+    return written
 
 
 def _refused(index: int, rule: str, detail: str, errors: dict | None = None) -> dict:

@@ -4,7 +4,8 @@ Lots, market states, participants' windows and contractors' territories reach th
 events, so they already lag their source by a moment; keeping what was found for a
 couple of seconds more saves most of a single declaration's database round trips. Territory
 settings, written here, are forgotten at once by the process that writes them and at most ``ttl``
-seconds later by the others. API keys are never cached: a revocation acts at once. A line is never
+seconds later by the others. The lots' months recorded as having lines (reported_months) are not written again
+meanwhile. API keys are never cached: a revocation acts at once. A line is never
 refused on what was kept: the checks read its records again first (handlers.Rules). Each web worker
 process has its own cache; a ttl of 0 turns it off.
 """
@@ -55,6 +56,14 @@ class ReadCache:
         for doc_id in set(ids):
             self.forget(cls, doc_id)
         return self.by_id(cls, ids)
+
+    def holds(self, key: tuple) -> bool:
+        """Whether ``keep(key)`` was called less than ttl seconds ago (never, when turned off)."""
+        return self._entries is not None and key in self._entries
+
+    def keep(self, key: tuple) -> None:
+        if self._entries is not None:
+            self._entries[key] = True
 
     def forget(self, cls, doc_id: str) -> None:
         if self._entries is not None:

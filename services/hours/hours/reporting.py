@@ -3,7 +3,7 @@ territory); it is declared (a line), declared without hours (an explicit zero wi
 Missing at the due date: a first reminder; still missing N days later: a second one, which the
 notifications service also turns into an alert to the territory's facilitators."""
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import click
 import marshmallow as ma
@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from plumbing.events import Event
 
-from . import domain
+from . import domain, reported_months
 from .handlers import SERVICE, _refused, now, territory_settings
 from .read_cache import chunks
 from .schemas import NoHoursSchema
@@ -167,7 +167,7 @@ class MonthState:
 
 def first_declared(lot_ids: list[str]) -> dict[str, dict[str, tuple[date, str | None]]]:
     """Per lot, each month's first declaration day, and the reason when it was declared without hours (one
-    query for the lines of all these lots, one for their statements)."""
+    query for the months with lines of all these lots, one for their statements)."""
     first: dict[str, dict[str, tuple[date, str | None]]] = {lot_id: {} for lot_id in lot_ids}
 
     def keep(lot_id: str, month: str, day: date, reason: str | None) -> None:
@@ -175,9 +175,9 @@ def first_declared(lot_ids: list[str]) -> dict[str, dict[str, tuple[date, str | 
         if month not in months or day < months[month][0]:
             months[month] = (day, reason)
 
-    # plain dicts: building a document per line cost most of the calendar's time (a lot has hundreds of lines)
-    for line in Declaration.objects(lot_id__in=lot_ids).only("lot_id", "month", "submitted_at").as_pymongo():
-        keep(line["lot_id"], line["month"], line["submitted_at"].date(), None)
+    for lot_id, months in reported_months.first_declared(lot_ids).items():
+        for month, at in months.items():
+            keep(lot_id, month, at.date(), None)
     for statement in MonthWithoutHours.objects(lot_id__in=lot_ids):
         keep(statement.lot_id, statement.month, statement.declared_at.date(), statement.reason)
     return first

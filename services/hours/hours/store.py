@@ -174,6 +174,17 @@ class Declaration(OutboxDocument):
         return next((v for v in self.versions if v.id == version_id), None)
 
 
+class ReportedMonth(me.Document):
+    """A lot's month that has lines, and the day the first was declared: the reporting calendar reads these (a
+    lot's months) rather than its lines (hundreds). Written with each new line (a line's lot and month never
+    change); ``reported_months.rebuild`` makes them again from the lines."""
+    id = me.StringField(primary_key=True)  # "<lot_id>|<month>"
+    lot_id = me.StringField(required=True)
+    month = me.StringField(required=True)  # YYYY-MM
+    first_declared_at = me.DateTimeField(required=True)
+    meta = {"collection": "reported_months", "indexes": ["lot_id"]}
+
+
 class DeclarationSettings(me.Document):
     """A territory's choices for the lines of its lots; a territory without one takes the region file's
     defaults (auto_validation, monthly_ceiling_hours). Written whole (PUT)."""
