@@ -226,7 +226,8 @@ def test_the_queue_and_the_companies_fit_a_phone(phone):
 
 
 def test_a_company_holding_more_lots_than_a_page_of_the_api_may_choose_any_of_them(browsing, stack):
-    """191 lots, where the markets API answers 100 a page: all are listed, and any may be declared without hours."""
+    """191 lots, where the markets API answers 100 a page: the table shows them 20 a page, and any may be found by
+    its title or number and declared without hours."""
     platform, _ = stack
     company_siret, name = siret(int(time.time() * 1000 + 19) % 10 ** 9), "Propreté des Corbières"
     s = Slice(platform, reference=f"WEB-{int(time.time() * 1000)}")
@@ -251,12 +252,21 @@ def test_a_company_holding_more_lots_than_a_page_of_the_api_may_choose_any_of_th
 
     browsing.sign_in(f"Entreprise — {name}")
     page = browsing.open("/mon-entreprise/declarations")
-    expect(page.get_by_role("table", name=re.compile("Lots de votre entreprise")).get_by_role("rowheader")) \
-        .to_have_count(191)
+    table = page.get_by_role("table", name=re.compile("Lots de votre entreprise"))
+    expect(table.get_by_role("rowheader")).to_have_count(20)
+    lots_pages = page.get_by_role("navigation", name="Pages des lots")
+    expect(lots_pages).to_contain_text("Page 1 sur 10 (191 lots)")
+    lots_pages.get_by_role("link", name="Page suivante").click()
+    expect(page.get_by_role("navigation", name="Pages des lots")).to_contain_text("Page 2 sur 10")
+    expect(table.get_by_role("rowheader")).to_have_count(20)
     choice = page.get_by_label("Lot (obligatoire)")
-    expect(choice.locator("option")).to_have_count(192)  # and « Choisissez un lot »
-    choice.select_option(label="Nettoyage du site 191 (lot 191)")
+    expect(choice.locator("option")).to_have_count(101)  # the API's first page, and « Choisissez un lot »
     page.get_by_label("Mois (obligatoire)").fill("2026-04")
+    page.get_by_label("Trouver le lot (titre ou numéro)").fill("191")
+    page.get_by_role("button", name="Chercher le lot").click()
+    expect(choice.locator("option")).to_have_count(2)
+    expect(page.get_by_label("Mois (obligatoire)")).to_have_value("2026-04")  # the form stays as filled
+    choice.select_option(label="Nettoyage du site 191 (lot 191)")
     page.get_by_label("Motif (obligatoire)").fill("Site fermé pour travaux")
     page.get_by_role("button", name="Déclarer ce mois sans heures").click()
     expect(page.get_by_text("Mois déclaré sans heures d'insertion.")).to_be_visible()

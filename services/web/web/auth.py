@@ -11,7 +11,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from plumbing.auth import ROLE_LABELS_FR, Principal, issue_token
 from plumbing.problems import Problem
 
-from .services import Services
+from .services import EveryPage, Services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -158,10 +158,8 @@ def demo_people() -> list[dict]:
                    "name": "Opérateur de la région"})
     reader = issue_token(settings.jwt_secret, "demo-sign-in", "facilitator", everywhere, hours=0.1)
     services: Services = current_app.extensions["services"]
-    from .pages.common import API_PAGE_SIZE, BUYERS, with_every_page  # pages.common reads this module
-    lists = {"buyers": BUYERS, "companies": ("hours", "/api/v1/contractors", {"page_size": API_PAGE_SIZE})}
-    found = {name: with_every_page(first, *lists[name], token=reader)
-             for name, first in services.gather(reader, lists).items()}
+    from .pages.common import BUYERS  # pages.common reads this module
+    found = services.gather(reader, {"buyers": BUYERS, "companies": EveryPage("hours", "/api/v1/contractors")})
     for buyer in found["buyers"].items():
         people.append({"id": f"demo-buyer-{buyer['id']}", "role": "buyer", "territories": [buyer["territory"]],
                        "buyer_id": buyer["id"], "name": f"Acheteur — {buyer['name']}"})

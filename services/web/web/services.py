@@ -7,7 +7,7 @@ import contextvars
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 from plumbing.logs import request_id_var
@@ -15,6 +15,7 @@ from plumbing.logs import request_id_var
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = "Ce service ne répond pas pour le moment ; réessayez dans quelques instants."
+API_PAGE_SIZE = 100  # the most items the services' lists answer in one page
 
 
 class SignInAgain(Exception):
@@ -70,6 +71,17 @@ class Answer:
         return self.data if self.ok and isinstance(self.data, list) else []
 
 
+@dataclass(frozen=True)
+class EveryPage:
+    """A list ``gather`` reads whole: its first page, then its other pages at once, all in the list's own thread
+    (the page's other calls do not wait for it). A page that fails makes the whole list fail as it did (never a
+    list cut short). For lists that stay small (a company's lots, a buyer's markets, the recipients): a long one
+    is searched (``pages.common.Choice``)."""
+    service: str
+    path: str
+    params: dict = field(default_factory=dict)
+
+
 class Services:
     """One HTTP client for every service, shared by a process's threads."""
 
@@ -78,6 +90,8 @@ class Services:
         self.http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
                                  limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="api")
+        # a list's other pages: asked from a thread of ``pool``, which waits for them (never the other way round)
+        self.pages_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="api-pages")
 
     def call(self, token: str | None, service: str, method: str, path: str, *, params=None, json_body=None,
              files=None, data=None, headers=None, timeout_s: float | None = None) -> Answer:
@@ -97,13 +111,31 @@ class Services:
             raise SignInAgain()
         return _answer(service, response)
 
-    def gather(self, token: str | None, calls: dict[str, tuple]) -> dict[str, Answer]:
-        """Several GETs at once: ``{"lots": ("markets", "/api/v1/lots", {"at_risk": "true"}), …}``."""
+    def gather(self, token: str | None, calls: dict) -> dict[str, Answer]:
+        """Several GETs at once: ``{"lots": ("markets", "/api/v1/lots", {"at_risk": "true"}), …}``, a list read
+        whole as ``EveryPage("markets", "/api/v1/lots", {…})``."""
         # each thread keeps the page's request id (its calls are logged under it, here and by the services)
-        futures = {name: self.pool.submit(contextvars.copy_context().run, self.call, token, call[0], "GET", call[1],
-                                          params=call[2] if len(call) > 2 else None)
+        futures = {name: self.pool.submit(contextvars.copy_context().run, self._read, token, call)
                    for name, call in calls.items()}
         return {name: future.result() for name, future in futures.items()}
+
+    def _read(self, token: str | None, call) -> Answer:
+        if isinstance(call, EveryPage):
+            return self._every_page(token, call)
+        return self.call(token, call[0], "GET", call[1], params=call[2] if len(call) > 2 else None)
+
+    def _every_page(self, token: str | None, listing: EveryPage) -> Answer:
+        params = listing.params | {"page_size": API_PAGE_SIZE}
+        first = self.call(token, listing.service, "GET", listing.path, params=params)
+        pages = -(-(first.total or 0) // API_PAGE_SIZE)
+        if not first.ok or pages < 2:
+            return first
+        futures = [self.pages_pool.submit(contextvars.copy_context().run, self.call, token, listing.service, "GET",
+                                          listing.path, params=params | {"page": number})
+                   for number in range(2, pages + 1)]
+        others = [future.result() for future in futures]
+        failed = next((answer for answer in others if not answer.ok), None)
+        return failed or replace(first, data=first.items() + [item for answer in others for item in answer.items()])
 
 
 def _answer(service: str, response: httpx.Response) -> Answer:

@@ -4,7 +4,7 @@ person's own alerts by e-mail."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from ..auth import signed_in
-from .common import RECIPIENTS, gather, get, paging, send, with_every_page
+from .common import RECIPIENTS, gather, get, paging, send
 
 bp = Blueprint("alerts", __name__)
 
@@ -59,7 +59,6 @@ def act(alert_id, action):
 @signed_in("facilitator", "operator")
 def recipients():
     found = gather(recipients=RECIPIENTS)
-    found["recipients"] = with_every_page(found["recipients"], *RECIPIENTS)
     return render_template("pages/alerts/recipients.html", found=found)
 
 

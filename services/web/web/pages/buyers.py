@@ -3,8 +3,7 @@ with its markets and how much they use the clause."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..auth import signed_in
-from .common import (API_PAGE_SIZE, form_page, found_or_abort, gather, get, paging, query_filters, send,
-                     with_every_page)
+from .common import EveryPage, form_page, found_or_abort, gather, get, paging, query_filters, send
 
 bp = Blueprint("buyers", __name__)
 VOCABULARY = ("markets", "/api/v1/vocabulary")
@@ -37,8 +36,7 @@ def new():
 @bp.get("/acheteurs/<buyer_id>")
 @signed_in("facilitator", "operator", "buyer")
 def show(buyer_id: str):
-    markets = ("markets", "/api/v1/markets", {"buyer_id": buyer_id, "page_size": API_PAGE_SIZE, "sort": "-start_date"})
-    found = gather(buyer=("markets", f"/api/v1/buyers/{buyer_id}"), markets=markets)
+    found = gather(buyer=("markets", f"/api/v1/buyers/{buyer_id}"),
+                   markets=EveryPage("markets", "/api/v1/markets", {"buyer_id": buyer_id, "sort": "-start_date"}))
     found_or_abort(found["buyer"])
-    found["markets"] = with_every_page(found["markets"], *markets)
     return render_template("pages/buyers/show.html", found=found, buyer=found["buyer"].data or {})

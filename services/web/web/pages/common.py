@@ -6,10 +6,9 @@ from typing import Callable
 from flask import Response, abort, current_app, render_template, request
 
 from .. import auth
-from ..services import Answer, Services
+from ..services import API_PAGE_SIZE, Answer, EveryPage, Services
 
 PAGE_SIZES = (20, 50, 100)
-API_PAGE_SIZE = 100  # the most items the services' lists answer in one page
 
 
 def services() -> Services:
@@ -25,29 +24,14 @@ def send(method: str, service: str, path: str, json_body=None, **kwargs) -> Answ
     return services().call(auth.token(), service, method, path, json_body=json_body, **kwargs)
 
 
-def gather(**calls: tuple) -> dict[str, Answer]:
-    """Several reads at once: ``gather(lots=("markets", "/api/v1/lots", {...}), alerts=(…))``."""
+def gather(**calls) -> dict[str, Answer]:
+    """Several reads at once: ``gather(lots=("markets", "/api/v1/lots", {...}), buyers=EveryPage(…))``."""
     return services().gather(auth.token(), calls)
 
 
-def with_every_page(first: Answer, service: str, path: str, params: dict, token: str | None = None) -> Answer:
-    """A list's first page (``first``, asked with ``params``, whose page_size is API_PAGE_SIZE) with the items of its
-    other pages, asked at once (with ``token``, the signed-in person's by default); a page that fails makes the
-    whole list fail as it did (never a list cut short). For the lists that stay small (a buyer's markets, the
-    recipients, a territory's buyers): a long one is searched (``Choice``)."""
-    pages = -(-(first.total or 0) // API_PAGE_SIZE)
-    if not first.ok or pages < 2:
-        return first
-    others = services().gather(token or auth.token(), {
-        f"page_{number}": (service, path, params | {"page": number}) for number in range(2, pages + 1)}).values()
-    failed = next((answer for answer in others if not answer.ok), None)
-    return failed or dataclasses.replace(first, data=first.items() + [item for answer in others
-                                                                      for item in answer.items()])
-
-
-# Lists that stay small, read whole with with_every_page
-BUYERS = ("markets", "/api/v1/buyers", {"page_size": API_PAGE_SIZE, "sort": "name"})
-RECIPIENTS = ("notifications", "/api/v1/recipients", {"page_size": API_PAGE_SIZE})
+# Lists that stay small, read whole
+BUYERS = EveryPage("markets", "/api/v1/buyers", {"sort": "name"})
+RECIPIENTS = EveryPage("notifications", "/api/v1/recipients")
 KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an item's id or SIRET, as lists' choices send them
 
 

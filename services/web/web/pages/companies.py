@@ -3,7 +3,7 @@ revoked, and their use per day. A new key is shown in the answer to the POST onl
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..auth import signed_in
-from .common import API_PAGE_SIZE, gather, paging, send, with_every_page
+from .common import gather, paging, send
 
 bp = Blueprint("companies", __name__)
 USAGE_DAYS = 30
@@ -36,17 +36,17 @@ def create():
 
 
 def _company_page(siret: str, created_key=None, errors=None, message=None, status=200):
-    lots = ("markets", "/api/v1/lots", {"contractor_siret": siret, "page_size": API_PAGE_SIZE, "sort": "end_date"})
+    lots_paging = paging()  # a big company holds hundreds of lots
     found = gather(company=("hours", f"/api/v1/contractors/{siret}"),
-                   api_keys=("hours", f"/api/v1/contractors/{siret}/api-keys"), lots=lots)
+                   api_keys=("hours", f"/api/v1/contractors/{siret}/api-keys"),
+                   lots=("markets", "/api/v1/lots", {"contractor_siret": siret, "sort": "end_date"} | lots_paging))
     if found["company"].status in (403, 404):
         return render_template("pages/error.html", title="Entreprise introuvable",
                                detail=found["company"].message, status=404), 404
-    found["lots"] = with_every_page(found["lots"], *lots)
     usage = gather(**{key["key_id"]: ("hours", f"/api/v1/contractors/{siret}/api-keys/{key['key_id']}/usage",
                                       {"days": USAGE_DAYS}) for key in found["api_keys"].items()})
     return render_template("pages/companies/show.html", siret=siret, found=found, usage=usage, days=USAGE_DAYS,
-                           created_key=created_key, errors=errors or {}, message=message), status
+                           lots_paging=lots_paging, created_key=created_key, errors=errors or {}, message=message), status
 
 
 @bp.get("/entreprises/<siret>")

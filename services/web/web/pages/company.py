@@ -4,29 +4,39 @@ calendar and « no hours this month »."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import signed_in
-from .common import API_PAGE_SIZE, download, gather, get, paging, send, with_every_page
+from .common import LOTS, Choice, choose, download, gather, get, names, paging, send
 from .declarations import lot_titles
 
 bp = Blueprint("company", __name__)
 LINE_STATUSES = (("submitted", "À valider"), ("validated", "Validées"), ("rejected", "Rejetées"))
 TEMPLATES = {"csv": "modele-declarations-heures.csv", "xlsx": "modele-declarations-heures.xlsx"}
-CALENDAR_LOTS = 10  # lots whose calendar a page shows: a big company holds hundreds
+# lots a page shows, in the progress table and in the calendar: a big company holds hundreds
+TABLE_LOTS, CALENDAR_LOTS = 20, 10
 NO_HOURS_LABELS = {"lot_id": "Lot", "month": "Mois", "reason": "Motif"}
-# every lot of the company, however many pages of the API: the table, and the months without hours to choose from
-LOTS = ("markets", "/api/v1/lots", {"page_size": API_PAGE_SIZE, "sort": "end_date"})
 
 
 def _page(report=None, errors=None, message=None, form=None, status=200):
     chosen = request.args.get("statut", "")
+    lines_paging = paging()
+    table_paging = {"page": paging("avancement")["page"], "page_size": TABLE_LOTS}
     calendar_paging = {"page": paging("lots")["page"], "page_size": CALENDAR_LOTS}
+    lot = Choice("lot_id", LOTS)  # the month without hours' lot, found by words of its title
     found = gather(
-        lots=LOTS, lines=("hours", "/api/v1/declarations", {"status": chosen} | paging()),
-        calendar=("hours", f"/api/v1/contractors/{g.person.siret}/reporting", calendar_paging))
-    found["lots"] = with_every_page(found["lots"], *LOTS)
-    return render_template("pages/company/declarations.html", found=found, lots=lot_titles(found["lots"]),
-                           chosen=chosen, statuses=LINE_STATUSES, paging=paging(), calendar_paging=calendar_paging,
-                           report=report, errors=errors or {}, message=message, form=form or {},
-                           labels=NO_HOURS_LABELS), status
+        lots=("markets", "/api/v1/lots", {"sort": "end_date"} | table_paging),
+        lines=("hours", "/api/v1/declarations", {"status": chosen} | lines_paging),
+        calendar=("hours", f"/api/v1/contractors/{g.person.siret}/reporting", calendar_paging), **lot.calls())
+    choices = choose(found, lot)
+    calendar_lots = found["calendar"].data.get("lots", []) if found["calendar"].ok else []
+    titles = names(LOTS, [line["lot_id"] for line in found["lines"].items()] + [c["lot_id"] for c in calendar_lots],
+                   lot_titles(found["lots"]) | dict(lot.options))
+    # each list's page stays as it is when another list turns its own
+    kept = {name: value for name, value in (("statut", chosen), ("page", lines_paging["page"]),
+                                            ("par", lines_paging["page_size"]), ("lots", calendar_paging["page"]),
+                                            ("avancement", table_paging["page"])) if value not in ("", 1)}
+    return render_template("pages/company/declarations.html", found=found, lots=titles, choices=choices,
+                           chosen=chosen, statuses=LINE_STATUSES, paging=lines_paging, table_paging=table_paging,
+                           calendar_paging=calendar_paging, kept=kept, report=report, errors=errors or {},
+                           message=message, form=form or {}, labels=NO_HOURS_LABELS), status
 
 
 @bp.get("/mon-entreprise/declarations")
@@ -76,6 +86,8 @@ def _file(path: str, extension: str, filename: str | None):
 @bp.post("/mon-entreprise/declarations/sans-heures")
 @signed_in("contractor")
 def no_hours():
+    if request.form.get("chercher"):  # the lot searched: the page again, the form as filled
+        return _page(form=request.form)
     form = {name: request.form.get(name, "").strip() for name in ("lot_id", "month", "reason")}
     answer = send("POST", "hours", "/api/v1/declarations/no-hours", {k: v for k, v in form.items() if v})
     if not answer.ok:

@@ -1,6 +1,6 @@
 """The facilitators' validation queue: lines filtered by status, territory, lot, company and month, validated
 in bulk; a line's page with its history, to reject it with a reason or correct it."""
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..auth import signed_in
 from .common import COMPANIES, LOTS, Choice, choose, gather, names, paging, send

@@ -3,7 +3,7 @@ its lots. A buyer's person sees their own markets only (the service narrows ever
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..auth import signed_in
-from .common import BUYERS, form_page, found_or_abort, gather, paging, query_filters, send, with_every_page
+from .common import BUYERS, form_page, found_or_abort, gather, paging, query_filters, send
 
 bp = Blueprint("markets", __name__)
 READERS = ("facilitator", "operator", "buyer")
@@ -20,13 +20,6 @@ EDITABLE = ("title", "cpv_code", "clause_kind", "associated_territories", "state
             "start_date", "end_date")
 
 
-def _with_every_buyer(found: dict) -> dict:
-    """The page's answers, with every buyer a facilitator may choose (those of their territories), by name."""
-    if "buyers" in found:
-        found["buyers"] = with_every_page(found["buyers"], *BUYERS)
-    return found
-
-
 @bp.get("/marches")
 @signed_in(*READERS)
 def index():
@@ -35,9 +28,8 @@ def index():
     calls = {"markets": ("markets", "/api/v1/markets", {**asked, **pages}), "vocabulary": VOCABULARY}
     if g.person.role != "buyer":
         calls["buyers"] = BUYERS
-    return render_template("pages/markets/index.html", found=_with_every_buyer(gather(**calls)), filters=shown,
-                           paging=pages,
-                           sorts=SORTS)
+    return render_template("pages/markets/index.html", found=gather(**calls), filters=shown,
+                           paging=pages, sorts=SORTS)
 
 
 def market_body(form, names=TEXTS + ("clause_kind", "associated_territories", "state_market")) -> dict:
@@ -55,7 +47,7 @@ def market_body(form, names=TEXTS + ("clause_kind", "associated_territories", "s
 @bp.route("/marches/nouveau", methods=["GET", "POST"])
 @signed_in("facilitator")
 def new():
-    found = _with_every_buyer(gather(buyers=BUYERS, vocabulary=VOCABULARY))
+    found = gather(buyers=BUYERS, vocabulary=VOCABULARY)
     if request.method == "GET":
         return form_page("pages/markets/form.html", found=found, market=None)
     answer = send("POST", "markets", "/api/v1/markets", market_body(request.form))

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from ..auth import signed_in
 from .alerts import VOCABULARY
-from .common import RECIPIENTS, gather, get, paging, send, with_every_page
+from .common import RECIPIENTS, gather, get, paging, send
 
 bp = Blueprint("operators", __name__)
 
@@ -119,7 +119,6 @@ def recipients():
 
 def _recipients_page(**shown):
     found = gather(recipients=RECIPIENTS)
-    found["recipients"] = with_every_page(found["recipients"], *RECIPIENTS)
     refused = shown.get("refused")
     return render_template("pages/operators/recipients.html", found=found, **shown), \
         422 if refused is not None and not refused.ok else 200
@@ -148,7 +147,6 @@ def deliveries():
     found = gather(deliveries=("notifications", "/api/v1/deliveries",
                                {"status": chosen["statut"], "channel": chosen["canal"], **page}),
                    recipients=RECIPIENTS, vocabulary=VOCABULARY)
-    found["recipients"] = with_every_page(found["recipients"], *RECIPIENTS)
     names = {r["id"]: r["name"] for r in found["recipients"].items()}
     return render_template("pages/operators/deliveries.html", found=found, chosen=chosen, paging=page,
                            names=names, vocabulary=found["vocabulary"].data or {})
