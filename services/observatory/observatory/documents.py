@@ -1,6 +1,7 @@
 """The French documents of the observatory: a buyer's market report, the yearly panorama and the public
 page, as HTML from Jinja2 templates (autoescaped), and as PDF through WeasyPrint. Charts are inline SVG
 drawn here: bars filled with patterns and labelled with their values, so that they read in grey."""
+import functools
 from datetime import date
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -115,6 +116,9 @@ def render(template: str, **context) -> str:
     return _env.get_template(template).render(**context)
 
 
+@functools.lru_cache(maxsize=16)
 def pdf(html: str) -> bytes:
+    """The same HTML makes the same PDF (a document says the day it was made, not the time): the people of a
+    territory downloading the day's panorama, or a market's report, wait for WeasyPrint (0.3–1 s) once."""
     from weasyprint import HTML  # loads pango: only where a PDF is asked for
     return HTML(string=html).write_pdf()
