@@ -219,11 +219,14 @@ def company_calendar(siret: str, territories=None, today: date | None = None, pa
                      page_size: int | None = None) -> dict:
     """Per lot the company holds (only those of ``territories`` when given), in the order they started: months on
     time, late, missing; ``page_size`` lots of the ``page`` when given (a big company holds hundreds)."""
-    lots = [lot for lot in HeldLot.objects(contractor_siret=siret).order_by("start_date", "id")
-            if territories is None or set(lot.territories) & set(territories)]
-    shown = lots[(page - 1) * page_size:page * page_size] if page_size else lots
-    return {"contractor_siret": siret, "total_lots": len(lots),
-            "lots": [lot_calendar(*found) for found in calendars(shown, today or now().date())]}
+    lots = HeldLot.objects(contractor_siret=siret)
+    if territories is not None:
+        lots = lots.filter(territories__in=list(territories))
+    shown = lots.order_by("start_date", "id")
+    if page_size:
+        shown = shown.skip((page - 1) * page_size).limit(page_size)
+    return {"contractor_siret": siret, "total_lots": lots.count(),
+            "lots": [lot_calendar(*found) for found in calendars(list(shown), today or now().date())]}
 
 
 # --- reminders -------------------------------------------------------------------------------------
