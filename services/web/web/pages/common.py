@@ -61,6 +61,7 @@ class Choice:
     name: str
     listing: Searchable
     params: dict = dataclasses.field(default_factory=dict)  # the list's filters (a territory…)
+    size: int = API_PAGE_SIZE  # the most items offered at once
     typed: str = ""
     chosen: str = ""
     found: Answer | None = None
@@ -79,7 +80,7 @@ class Choice:
         """The reads it needs, to ``gather`` with the page's own."""
         listing = self.listing
         calls = {f"{self.name}_found": (listing.service, listing.path, dict(listing.params) | self.params | {
-            "q": self.typed, "page_size": API_PAGE_SIZE})}
+            "q": self.typed, "page_size": self.size})}
         if self.chosen:
             calls[f"{self.name}_chosen"] = (listing.service, f"{listing.path}/{self.chosen}")
         return calls

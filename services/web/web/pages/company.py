@@ -20,7 +20,7 @@ def _page(report=None, errors=None, message=None, form=None, status=200):
     lines_paging = paging()
     table_paging = {"page": paging("avancement")["page"], "page_size": TABLE_LOTS}
     calendar_paging = {"page": paging("lots")["page"], "page_size": CALENDAR_LOTS}
-    lot = Choice("lot_id", LOTS)  # the month without hours' lot, found by words of its title
+    lot = Choice("lot_id", LOTS, size=TABLE_LOTS)  # the month without hours' lot, found by words of its title
     found = gather(
         lots=("markets", "/api/v1/lots", {"sort": "end_date"} | table_paging),
         lines=("hours", "/api/v1/declarations", {"status": chosen} | lines_paging),
