@@ -226,6 +226,7 @@ class StackConfig:
         return ([str(bin_dir / "gunicorn"), "--config", "python:plumbing.gunicorn_config",
                  "--bind", f"127.0.0.1:{self.web_port(service)}",
                  "--workers", str(self.web_workers), "--graceful-timeout", "5",
+                 "--timeout", "120",  # a batch of 10,000 lines on a busy machine: gunicorn's 30 s killed it
                  f"{service}.wsgi:create_app()"],
                 {**self.service_env(service),  # /metrics adds up the gunicorn processes' files there
                  "PROMETHEUS_MULTIPROC_DIR": str(Path(self.data_dir) / "metrics" / service)})
