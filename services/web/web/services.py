@@ -75,8 +75,8 @@ class Answer:
 class EveryPage:
     """A list ``gather`` reads whole: its first page, then its other pages at once, all in the list's own thread
     (the page's other calls do not wait for it). A page that fails makes the whole list fail as it did (never a
-    list cut short). For lists that stay small (a company's lots, a buyer's markets, the recipients): a long one
-    is searched (``pages.common.Choice``)."""
+    list cut short). For lists that stay small (a territory's buyers, a buyer's markets, the recipients): a long
+    one is paged or searched (``pages.common.Choice``)."""
     service: str
     path: str
     params: dict = field(default_factory=dict)
