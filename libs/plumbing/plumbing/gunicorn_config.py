@@ -10,6 +10,7 @@ writes its metrics to files in PROMETHEUS_MULTIPROC_DIR. Without that variable, 
 folder is used. Drops gunicorn's Server banner. Only hooks live here, and one setting: bind, workers
 and timeouts stay on the command line.
 """
+import importlib
 import os
 import tempfile
 from pathlib import Path
@@ -33,11 +34,16 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Start from an empty folder: files of a previous run would be added to this one's counts."""
+    """Start from an empty folder: files of a previous run would be added to this one's counts. Import the app's
+    module here, once: each worker forks with it loaded (and shares its memory) instead of importing it again,
+    1.3 s of CPU a worker; the app itself, with its connections, is still made by each worker after the fork."""
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
+    module = (getattr(server.app, "app_uri", None) or "").partition(":")[0]
+    if module:
+        importlib.import_module(module)
 
 
 MAX_RSS_MB = int(os.environ.get("WEB_WORKER_MAX_RSS_MB", "150"))
