@@ -2,6 +2,7 @@
 statistics, statistical secret, exports, reports, public figures and rebuild."""
 import csv
 import io
+from datetime import date, timedelta
 
 import pytest
 from kafka import KafkaProducer
@@ -264,6 +265,19 @@ def test_the_panorama_in_html_and_pdf(live, facilitator):
     pdf = live.get("/api/v1/observatory/panorama.pdf", query_string={"year": 2026, "territory": NARBONNE},
                    headers=facilitator)
     assert pdf.data.startswith(b"%PDF")
+
+
+def test_a_pdf_is_drawn_once_a_day_for_every_process_of_the_service(live, facilitator):
+    from observatory import documents
+    from observatory.store import DrawnPdf
+    DrawnPdf(id="yesterday", content=b"%PDF old", drawn_on=(date.today() - timedelta(days=1)).isoformat()).save()
+    ask = lambda: live.get("/api/v1/observatory/panorama.pdf", query_string={"year": 2026}, headers=facilitator)
+    drawn = ask().data
+    assert drawn.startswith(b"%PDF") and [kept.content for kept in DrawnPdf.objects] == [drawn]  # yesterday's gone
+    # another process of the service (its own memory empty) hands over the PDF kept: WeasyPrint is not run again
+    DrawnPdf.objects.update(content=b"%PDF kept by another process")
+    documents.pdf.cache_clear()
+    assert ask().data == b"%PDF kept by another process"
 
 
 def test_the_public_observatory_needs_no_sign_in_and_publishes_no_small_count(live):

@@ -2,12 +2,14 @@
 page, as HTML from Jinja2 templates (autoescaped), and as PDF through WeasyPrint. Charts are inline SVG
 drawn here: bars filled with patterns and labelled with their values, so that they read in grey."""
 import functools
+import hashlib
 from datetime import date
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from . import domain
+from .store import DrawnPdf
 
 PLATFORM_NAME = "Clauses sociales — observatoire"
 PATTERNS = ("diagonal", "dots", "cross", "horizontal", "solid", "vertical")
@@ -119,6 +121,15 @@ def render(template: str, **context) -> str:
 @functools.lru_cache(maxsize=16)
 def pdf(html: str) -> bytes:
     """The same HTML makes the same PDF (a document says the day it was made, not the time): the people of a
-    territory downloading the day's panorama, or a market's report, wait for WeasyPrint (0.3–1 s) once."""
+    territory downloading the day's panorama, or a market's report, wait for WeasyPrint (0.3–1.5 s) once, whichever
+    process of the service they reach (the PDF is kept in the database for the day)."""
+    key = hashlib.sha256(html.encode()).hexdigest()
+    kept = DrawnPdf.objects(id=key).first()
+    if kept is not None:
+        return kept.content
     from weasyprint import HTML  # loads pango: only where a PDF is asked for
-    return HTML(string=html).write_pdf()
+    content = HTML(string=html).write_pdf()
+    today = date.today().isoformat()
+    DrawnPdf.objects(drawn_on__lt=today).delete()
+    DrawnPdf(id=key, content=content, drawn_on=today).save()
+    return content

@@ -117,6 +117,15 @@ class SavedPart(me.Document):
     meta = {"collection": "saved_snapshots", "strict": False}
 
 
+class DrawnPdf(me.Document):
+    """A PDF drawn today, under the SHA-256 of its HTML: every process of the service hands it over without
+    drawing it again. Those of earlier days are deleted as the day's are kept (a document shows its day)."""
+    id = me.StringField(primary_key=True)
+    content = me.BinaryField()
+    drawn_on = me.StringField()  # YYYY-MM-DD
+    meta = {"collection": "drawn_pdfs", "indexes": ["drawn_on"], "strict": False}
+
+
 FACT_DOCUMENTS = {"markets": MarketFact, "lots": LotFact, "people": PersonFact}
 READ_MODEL = [*FACT_DOCUMENTS.values(), LotLines, Change, Version, SavedPart]
 
