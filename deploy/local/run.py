@@ -34,7 +34,9 @@ def parse_args(argv=None):
                         help="Kafka on BASE+1, MongoDB BASE+2, SMTP BASE+3, services BASE+10..13")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where every byte of data lives")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per service")
-    parser.add_argument("--no-seed", action="store_true", help="do not seed the demo region")
+    parser.add_argument("--no-seed", action="store_true",
+                        help="seed the region's reference (trades, partners) but not the demo region's markets, "
+                             "people and stories")
     parser.add_argument("--schedule-every", type=float, metavar="SECONDS",
                         help="run the daily commands every SECONDS instead (tests, demonstrations)")
     parser.add_argument("--region", default="aude", choices=sorted(p.stem for p in REGIONS.glob("*.yaml")),
@@ -96,7 +98,7 @@ def prepare(config: StackConfig, supervisor: Supervisor, args) -> None:
         if not args.no_seed:  # the pages work at once, and fill up as the region is seeded
             supervisor.show(f"\n  Ouvrez {config.web_app_url} : la région de démonstration s'y remplit pendant "
                             "une à deux minutes.\n")
-            seed(platform, stories=True, region=True)
+        seed(platform, stories=not args.no_seed, region=not args.no_seed)
         supervisor.show(banner(config, args.schedule_every))
     except Exception as exc:  # noqa: BLE001 - tell the person, the processes keep running
         print(f"\n!! the stack did not come up: {exc}\n", file=sys.stderr, flush=True)

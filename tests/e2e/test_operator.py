@@ -23,7 +23,7 @@ EVERY_S = 15  # --schedule-every: the daily commands fire within seconds
 def operator_stack(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("operator") / "data"
     base_port = free_port_block()
-    run = RunCommand(data_dir, base_port, "--schedule-every", str(EVERY_S))
+    run = RunCommand(data_dir, base_port, "--no-seed", "--schedule-every", str(EVERY_S))  # its tests make their own data
     try:
         run.wait_for("tourne en local")
         yield run, Platform(StackConfig(data_dir=data_dir, base_port=base_port))
