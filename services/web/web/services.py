@@ -99,7 +99,7 @@ class Services:
         if token:
             sent["Authorization"] = f"Bearer {token}"
         sent.update(headers or {})
-        params = {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
+        params = _sent(params)
         try:
             response = self.http.request(method, self.urls[service] + path, params=params, json=json_body,
                                          files=files, data=data, headers=sent,
@@ -114,9 +114,13 @@ class Services:
     def gather(self, token: str | None, calls: dict) -> dict[str, Answer]:
         """Several GETs at once: ``{"lots": ("markets", "/api/v1/lots", {"at_risk": "true"}), …}``, a list read
         whole as ``EveryPage("markets", "/api/v1/lots", {…})``."""
-        # each thread keeps the page's request id (its calls are logged under it, here and by the services)
-        futures = {name: self.pool.submit(contextvars.copy_context().run, self._read, token, call)
-                   for name, call in calls.items()}
+        # each thread keeps the page's request id (its calls are logged under it, here and by the services);
+        # two parts of a page asking the same (a table and a choice of the same lots) share one call
+        futures, names = {}, {}
+        for name, call in calls.items():
+            same = names.setdefault(_identity(call), name)
+            futures[name] = futures.get(same) or self.pool.submit(contextvars.copy_context().run, self._read, token,
+                                                                  call)
         return {name: future.result() for name, future in futures.items()}
 
     def _read(self, token: str | None, call) -> Answer:
@@ -136,6 +140,20 @@ class Services:
         others = [future.result() for future in futures]
         failed = next((answer for answer in others if not answer.ok), None)
         return failed or replace(first, data=first.items() + [item for answer in others for item in answer.items()])
+
+
+def _identity(call) -> tuple:
+    """What a call asks, whatever the page named it: its service, path and parameters as they are sent (page 1 is
+    the lists' first page whether it is said or not)."""
+    whole = isinstance(call, EveryPage)
+    service, path, params = (call.service, call.path, call.params) if whole else (*call[:2], (call[2:] or [None])[0])
+    asked = sorted((name, str(value)) for name, value in _sent(params).items() if (name, str(value)) != ("page", "1"))
+    return whole, service, path, tuple(asked)
+
+
+def _sent(params: dict | None) -> dict:
+    """The parameters a call sends: empty ones are left out."""
+    return {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
 
 
 def _answer(service: str, response: httpx.Response) -> Answer:

@@ -20,7 +20,8 @@ def _page(report=None, errors=None, message=None, form=None, status=200):
     lines_paging = paging()
     table_paging = {"page": paging("avancement")["page"], "page_size": TABLE_LOTS}
     calendar_paging = {"page": paging("lots")["page"], "page_size": CALENDAR_LOTS}
-    lot = Choice("lot_id", LOTS, size=TABLE_LOTS)  # the month without hours' lot, found by words of its title
+    # the month without hours' lot, found by words of its title; without words, the table's first lots (one call)
+    lot = Choice("lot_id", LOTS, params={"sort": "end_date"}, size=TABLE_LOTS)
     found = gather(
         lots=("markets", "/api/v1/lots", {"sort": "end_date"} | table_paging),
         lines=("hours", "/api/v1/declarations", {"status": chosen} | lines_paging),
