@@ -132,16 +132,21 @@ def test_lots_by_words_of_their_title_or_their_number(client, facilitator, buyer
     assert refused.status_code == 422 and "q" in refused.json["errors"]
 
 
-def test_lots_written_before_their_search_field_existed_are_found_once_the_command_refreshed_them(
+def test_lots_written_before_their_search_and_filter_fields_existed_are_found_once_the_command_refreshed_them(
         client, facilitator, buyer):
     from markets.store import Lot
-    old = create_lot(client, facilitator, buyer, lot={**LOT, "title": "Menuiseries extérieures"}, reference="M")
-    Lot._get_collection().update_one({"_id": old["id"]}, {"$unset": {"text_starts": ""}})
+    old = create_lot(client, facilitator, buyer, lot={**LOT, "title": "Menuiseries extérieures"}, reference="M",
+                     end_date="2026-06-30")
+    Lot._get_collection().update_one({"_id": old["id"]},
+                                     {"$unset": {"text_starts": "", "end_month": "", "has_quota": ""}})
+    ending_short = {"ending_after": "2026-06-01", "ending_before": "2026-07-31", "shortfall": "true"}
     assert listed(client, facilitator, "/api/v1/lots", q="menuis") == []
+    assert listed(client, facilitator, "/api/v1/lots", **ending_short) == []
     done = client.application.test_cli_runner().invoke(args=["refresh-derived-fields"])
     assert done.exit_code == 0, done.output
     assert "Champs dérivés des lots : 1 document(s) mis à jour sur 1 lu(s).\n" in done.output
     assert listed(client, facilitator, "/api/v1/lots", q="menuis") == ["Menuiseries extérieures"]
+    assert listed(client, facilitator, "/api/v1/lots", **ending_short) == ["Menuiseries extérieures"]
 
 
 def test_the_pages_of_a_list_sorted_on_a_shared_value_hold_every_item_once(client, facilitator, buyer):

@@ -13,7 +13,7 @@ from .schemas import (AmendmentSchema, AwardSchema, BuyerCreateSchema, BuyerQuer
                       ProgressDetailSchema, PublicTradeSchema, SimulationSchema, SizingSchema,
                       StatusChangeSchema, TerritorySettingsSchema, TradeSchema, VOCABULARY, VocabularySchema)
 from .schemas import NO_CLAUSE
-from .store import Buyer, Lot, Market, Trade, shortfall_condition
+from .store import Buyer, Lot, Market, Trade, end_months, shortfall_condition
 
 blp = Blueprint("markets", __name__, url_prefix="/api/v1",
                 description="Acheteurs, marchés, lots, quotas d'heures d'insertion et avancement")
@@ -257,6 +257,9 @@ class Lots(MethodView):
             lots = lots.filter(end_date__lte=query["ending_before"])
         if query.get("ending_after"):
             lots = lots.filter(end_date__gte=query["ending_after"])
+        if query.get("ending_after") and query.get("ending_before"):
+            months = end_months(query["ending_after"], query["ending_before"])
+            lots = lots.filter(end_month__in=months) if months is not None else lots
         if "shortfall" in query:
             lots = lots.filter(shortfall_condition(query["shortfall"]))
         if query.get("q"):

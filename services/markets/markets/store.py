@@ -1,5 +1,6 @@
 """MongoDB documents of the markets service (string ids: the identifiers the API shows)."""
 import uuid
+from datetime import date
 
 import mongoengine as me
 from plumbing import search
@@ -16,6 +17,7 @@ NATURES = tuple(NATURE_LABELS_FR)
 BUYER_TYPES = tuple(BUYER_TYPE_LABELS_FR)
 CLAUSE_KINDS = tuple(CLAUSE_KIND_LABELS_FR)
 FACT_STATES = ("submitted", "validated", "rejected", "superseded")
+MONTHS_FOUND_BY_INDEX = 24  # a span of end dates over more months is filtered by its dates alone
 
 
 class Buyer(VersionedDocument):
@@ -109,13 +111,19 @@ class Lot(OutboxDocument):
     progress_status = me.StringField(default="not_started")
     status_history = me.ListField(me.DictField())  # each change of progress_status: date, from, to
     text_starts = me.ListField(me.StringField())  # the title's and number's word starts (see clean): the search
+    # the lists' filters as equalities, which FerretDB finds by index (see clean and shortfall_condition)
+    end_month = me.StringField()  # YYYY-MM of end_date: the lots ending soon
+    has_quota = me.BooleanField()  # a quota of hours above zero
     meta = {"collection": "lots", "indexes": [("market_id", "number"), "territories", "contractor_siret",
-                                              "progress_status", "text_starts"]}
-    derived_fields = {"text_starts": ("title", "number")}
+                                              "progress_status", "text_starts", "end_month"]}
+    derived_fields = {"text_starts": ("title", "number"), "end_month": ("end_date",),
+                      "has_quota": ("computed_quota_hours", "override_quota_hours")}
 
     def clean(self):
-        """Run before every write, so that the search follows the title."""
+        """Run before every write, so that the search follows the title, and the filters the dates and quota."""
         self.text_starts = search.word_starts(self.title, str(self.number))
+        self.end_month = f"{self.end_date:%Y-%m}" if self.end_date else None
+        self.has_quota = (self.quota_hours or 0) > 0
 
     @property
     def quota_hours(self) -> int:
@@ -135,10 +143,20 @@ def shortfall_condition(shortfall: bool) -> me.Q:
     """Lots whose realised hours are below a quota of hours (``shortfall``), or the others. A lot's progress
     status is judged with its realised hours and is ``reached`` exactly when they reach a quota above zero;
     FerretDB cannot compare two fields of a document, the status can be read."""
-    has_quota = me.Q(override_quota_hours__gt=0) | me.Q(override_quota_hours=None, computed_quota_hours__gt=0)
-    no_quota = me.Q(override_quota_hours=0) | me.Q(override_quota_hours=None, computed_quota_hours=0)
-    reached = me.Q(progress_status=Status.REACHED.value)
-    return me.Q(progress_status__ne=Status.REACHED.value) & has_quota if shortfall else reached | no_quota
+    if shortfall:
+        return me.Q(has_quota=True, progress_status__in=[s.value for s in Status if s is not Status.REACHED])
+    return me.Q(has_quota=False) | me.Q(progress_status=Status.REACHED.value)
+
+
+def end_months(after: date, before: date) -> list[str] | None:
+    """The months a lot ending between the two days ends in (a filter served by the end_month index), when they
+    are a few; None otherwise."""
+    months = []
+    year, month = after.year, after.month
+    while (year, month) <= (before.year, before.month) and len(months) <= MONTHS_FOUND_BY_INDEX:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months if len(months) <= MONTHS_FOUND_BY_INDEX else None
 
 
 class LotHours(me.Document):
