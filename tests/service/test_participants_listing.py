@@ -76,6 +76,9 @@ def test_filters_state_public_and_windows_ending_by_a_date(client, facilitator, 
     assert listed(public="rqth") == ["Élodie"]
     assert listed(status="eligible", window_ends_before="2028-03-31") == ["Yasmina"]
     assert listed(window_ends_before="2028-05-31") == ["Yasmina", "Élodie"]  # on the day counts
+    assert listed(window_ends_after="2028-04-01") == ["Élodie"]
+    assert listed(status="eligible", window_ends_after="2026-12-01", window_ends_before="2028-03-31") == ["Yasmina"]
+    assert listed(window_ends_after="2028-05-31", window_ends_before="2028-05-31") == ["Élodie"]  # on the day counts
     assert listed(sort="-window_end", status="eligible") == ["Élodie", "Yasmina"]
     assert listed(sort="first_name") == ["Marc", "Yasmina", "Élodie"]  # stored letters: É after Y (no collation)
 
@@ -98,7 +101,8 @@ def test_only_the_callers_territories_are_listed(client, facilitator, auth, peop
 
 def test_bad_filters_get_a_french_422_and_a_list_is_not_a_read_of_each_record(client, facilitator, people):
     for query, field in (({"status": "parti"}, "status"), ({"public": "rsa"}, "public"),
-                         ({"window_ends_before": "9999-01-01"}, "window_ends_before"), ({"sort": "birth_date"}, "sort"),
+                         ({"window_ends_before": "9999-01-01"}, "window_ends_before"),
+                         ({"window_ends_after": "31/12/2026"}, "window_ends_after"), ({"sort": "birth_date"}, "sort"),
                          ({"q": "x" * 101}, "q")):
         refused = client.get(LIST, headers=facilitator, query_string=query)
         assert refused.status_code == 422, query
@@ -123,10 +127,12 @@ def test_records_written_before_the_search_fields_existed_are_found_once_the_com
         client, facilitator, people):
     from participants.store import Participant
     # as the version before wrote them: no names' word starts, no window's end
-    Participant._get_collection().update_many({}, {"$unset": {"name_starts": "", "window_end": ""}})
+    Participant._get_collection().update_many({}, {"$unset": {"name_starts": "", "window_end": "",
+                                                              "window_end_month": ""}})
     search = lambda q: names(client.get(LIST, headers=facilitator, query_string={"q": q}))  # noqa: E731
     ending = lambda: names(client.get(LIST, headers=facilitator,  # noqa: E731
-                                      query_string={"window_ends_before": "2028-03-31"}))
+                                      query_string={"window_ends_after": "2026-06-01",
+                                                    "window_ends_before": "2028-03-31"}))
     assert search("benal") == [] and ending() == []
 
     refresh = lambda: client.application.test_cli_runner().invoke(args=["refresh-derived-fields"])  # noqa: E731

@@ -271,3 +271,15 @@ def test_the_relay_looks_again_soon_after_publishing_then_backs_off_to_its_inter
     waits = [relay_wait(n, 0.2) for n in range(5)]
     assert waits == [0.05, 0.1, 0.2, 0.2, 0.2]
     assert relay_wait(100_000, 0.2) == 0.2  # a day idle: still the interval, no overflow
+
+
+def test_the_months_a_span_of_dates_covers_are_few_or_none():
+    from datetime import date
+
+    from plumbing.months import month_of, months_spanned
+    assert months_spanned(date(2026, 12, 3), date(2027, 2, 1)) == ["2026-12", "2027-01", "2027-02"]
+    assert months_spanned(date(2026, 6, 30), date(2026, 6, 30)) == ["2026-06"]
+    assert months_spanned(date(2026, 7, 1), date(2026, 6, 30)) == []
+    assert len(months_spanned(date(2026, 1, 1), date(2027, 12, 31))) == 24
+    assert months_spanned(date(2026, 1, 1), date(2028, 1, 1)) is None  # over 24 months: the dates alone filter
+    assert month_of(date(2026, 3, 9)) == "2026-03" and month_of(None) is None

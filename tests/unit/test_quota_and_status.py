@@ -121,11 +121,3 @@ def test_progress_is_broken_down_and_drawn_month_by_month():
     assert series[-1]["cumulative_expected_hours"] == 12
     assert series[0]["cumulative_expected_hours"] == pytest.approx(12 * 30 / 89, abs=0.01)
 
-
-def test_the_months_a_span_of_end_dates_covers_are_few_or_none():
-    from markets.store import end_months
-    assert end_months(date(2026, 12, 3), date(2027, 2, 1)) == ["2026-12", "2027-01", "2027-02"]
-    assert end_months(date(2026, 6, 30), date(2026, 6, 30)) == ["2026-06"]
-    assert end_months(date(2026, 7, 1), date(2026, 6, 30)) == []
-    assert len(end_months(date(2026, 1, 1), date(2027, 12, 31))) == 24
-    assert end_months(date(2026, 1, 1), date(2028, 1, 1)) is None  # over 24 months: the dates alone filter

@@ -3,6 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing import paging, search
 from plumbing.auth import allow, current_principal, public_endpoint, require_territory
+from plumbing.months import months_spanned
 from plumbing.problems import problem
 from plumbing.validation import known_territory
 
@@ -13,7 +14,7 @@ from .schemas import (AmendmentSchema, AwardSchema, BuyerCreateSchema, BuyerQuer
                       ProgressDetailSchema, PublicTradeSchema, SimulationSchema, SizingSchema,
                       StatusChangeSchema, TerritorySettingsSchema, TradeSchema, VOCABULARY, VocabularySchema)
 from .schemas import NO_CLAUSE
-from .store import Buyer, Lot, Market, Trade, end_months, shortfall_condition
+from .store import Buyer, Lot, Market, Trade, shortfall_condition
 
 blp = Blueprint("markets", __name__, url_prefix="/api/v1",
                 description="Acheteurs, marchés, lots, quotas d'heures d'insertion et avancement")
@@ -258,7 +259,7 @@ class Lots(MethodView):
         if query.get("ending_after"):
             lots = lots.filter(end_date__gte=query["ending_after"])
         if query.get("ending_after") and query.get("ending_before"):
-            months = end_months(query["ending_after"], query["ending_before"])
+            months = months_spanned(query["ending_after"], query["ending_before"])
             lots = lots.filter(end_month__in=months) if months is not None else lots
         if "shortfall" in query:
             lots = lots.filter(shortfall_condition(query["shortfall"]))

@@ -1,9 +1,9 @@
 """MongoDB documents of the markets service (string ids: the identifiers the API shows)."""
 import uuid
-from datetime import date
 
 import mongoengine as me
 from plumbing import search
+from plumbing.months import month_of
 from plumbing.outbox import OutboxDocument, VersionedDocument
 
 from .domain import BUYER_TYPE_LABELS_FR, CLAUSE_KIND_LABELS_FR, MARKET_STATUSES, NATURE_LABELS_FR, Status
@@ -17,7 +17,6 @@ NATURES = tuple(NATURE_LABELS_FR)
 BUYER_TYPES = tuple(BUYER_TYPE_LABELS_FR)
 CLAUSE_KINDS = tuple(CLAUSE_KIND_LABELS_FR)
 FACT_STATES = ("submitted", "validated", "rejected", "superseded")
-MONTHS_FOUND_BY_INDEX = 24  # a span of end dates over more months is filtered by its dates alone
 
 
 class Buyer(VersionedDocument):
@@ -122,7 +121,7 @@ class Lot(OutboxDocument):
     def clean(self):
         """Run before every write, so that the search follows the title, and the filters the dates and quota."""
         self.text_starts = search.word_starts(self.title, str(self.number))
-        self.end_month = f"{self.end_date:%Y-%m}" if self.end_date else None
+        self.end_month = month_of(self.end_date)
         self.has_quota = (self.quota_hours or 0) > 0
 
     @property
@@ -146,17 +145,6 @@ def shortfall_condition(shortfall: bool) -> me.Q:
     if shortfall:
         return me.Q(has_quota=True, progress_status__in=[s.value for s in Status if s is not Status.REACHED])
     return me.Q(has_quota=False) | me.Q(progress_status=Status.REACHED.value)
-
-
-def end_months(after: date, before: date) -> list[str] | None:
-    """The months a lot ending between the two days ends in (a filter served by the end_month index), when they
-    are a few; None otherwise."""
-    months = []
-    year, month = after.year, after.month
-    while (year, month) <= (before.year, before.month) and len(months) <= MONTHS_FOUND_BY_INDEX:
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months if len(months) <= MONTHS_FOUND_BY_INDEX else None
 
 
 class LotHours(me.Document):

@@ -207,6 +207,7 @@ class ParticipantQuerySchema(ma.Schema):
         "description": "an eligibility category of the last eligibility granted"})
     window_ends_before = Day(metadata={"description": "counting window's last day on or before this date "
                                                       "(with status=eligible: windows ending soon)"})
+    window_ends_after = Day(metadata={"description": "counting window's last day on or after this date"})
     sort = fields.String(load_default="last_name", validate=validate.OneOf(
         LIST_SORTS + tuple(f"-{name}" for name in LIST_SORTS),
         error="Tri possible sur : " + ", ".join(LIST_SORTS) + " (préfixe - pour l'ordre inverse)."))

@@ -6,6 +6,7 @@ import uuid
 
 import mongoengine as me
 from plumbing import search
+from plumbing.months import month_of
 from plumbing.outbox import OutboxDocument
 
 from .domain import AGE_BANDS, CONTRACT_TYPES, CRITERIA, DECISION_KINDS, OUTCOMES, REGISTERED, SEXES, STATUSES
@@ -106,6 +107,7 @@ class Participant(OutboxDocument):
     eligibility_history = me.EmbeddedDocumentListField(EligibilityDecision)  # oldest first
     window_notice_due = me.DateField()  # next day the scheduled window check has something to say
     window_end = me.DateField()  # the counting window's last day (see clean), top-level for lists to filter and sort
+    window_end_month = me.StringField()  # its month: the windows ending soon found by index (plumbing.months)
     path = me.EmbeddedDocumentListField(PathEntry)
     exit = me.EmbeddedDocumentField(Exit)
     exited_on = me.DateField()  # = exit.exit_date, top-level for the retention query
@@ -115,15 +117,17 @@ class Participant(OutboxDocument):
     erasure_reason = me.StringField(choices=("request", "retention"))
     meta = {"collection": "participants",
             "indexes": [("territory", "status"), ("territory", "lookalike_key"), "window_notice_due",
-                        ("territory", "exited_on"), "name_starts"]}
+                        ("territory", "exited_on"), "name_starts", "window_end_month"]}
     # what clean() writes, from what (``refresh-derived-fields`` writes it in documents older than a field)
-    derived_fields = {"window_end": ("eligibility",), "name_starts": ("first_name", "last_name")}
+    derived_fields = {"window_end": ("eligibility",), "window_end_month": ("eligibility",),
+                      "name_starts": ("first_name", "last_name")}
 
     def clean(self):
         """Run before every write, so what derives from the record follows it (an erasure empties both): the
         window ends on the revocation's day if revoked, else on the planned one; the names' word starts."""
         eligibility = self.eligibility
         self.window_end = (eligibility.revoked_on or eligibility.eligible_until) if eligibility else None
+        self.window_end_month = month_of(self.window_end)
         self.name_starts = search.word_starts(self.first_name, self.last_name)
 
 

@@ -36,7 +36,8 @@ def index():
         calls["waiting"] = ("hours", "/api/v1/declarations", {"status": "submitted", "territory": territory,
                                                                "page_size": 1})
         calls["windows"] = ("participants", "/api/v1/participants", {
-            "status": "eligible", "window_ends_before": (today + timedelta(days=30)).isoformat(),
+            "status": "eligible", "window_ends_after": today.isoformat(),
+            "window_ends_before": (today + timedelta(days=30)).isoformat(),
             "territory": territory, "page_size": 20, "sort": "window_end"})
     if person.role in ("buyer", "contractor"):
         calls["lots"] = ("markets", "/api/v1/lots", {"page_size": 50, "sort": "end_date"})
