@@ -146,7 +146,10 @@ def _identity(call) -> tuple:
     """What a call asks, whatever the page named it: its service, path and parameters as they are sent (page 1 is
     the lists' first page whether it is said or not)."""
     whole = isinstance(call, EveryPage)
-    service, path, params = (call.service, call.path, call.params) if whole else (*call[:2], (call[2:] or [None])[0])
+    if whole:
+        service, path, params = call.service, call.path, call.params
+    else:
+        service, path, params = call[0], call[1], call[2] if len(call) > 2 else None
     asked = sorted((name, str(value)) for name, value in _sent(params).items() if (name, str(value)) != ("page", "1"))
     return whole, service, path, tuple(asked)
 
