@@ -9,13 +9,14 @@ and nothing is counted twice.
 Concurrent writers are detected with a revision number (optimistic concurrency):
 ``commit()`` raises ``ConcurrentUpdate`` when the document changed since it was read.
 """
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from . import events, metrics
 from .kafka import Message, Publisher
@@ -28,8 +29,15 @@ class ConcurrentUpdate(Exception):
     """The document changed since it was read; reload and try again."""
 
 
-retry_on_conflict = retry(retry=retry_if_exception_type(ConcurrentUpdate),
-                          stop=stop_after_attempt(20), wait=wait_random(0, 0.05), reraise=True)
+def retry_on_conflict(function):
+    """Run ``function`` again (20 times at most) while another writer changed the document meanwhile. A new
+    Retrying each call: tenacity's decorator shares its statistics between threads calling it at once, and one
+    thread's reset made another's retry fail with KeyError ('idle_for')."""
+    @functools.wraps(function)
+    def retried(*args, **kwargs):
+        return Retrying(retry=retry_if_exception_type(ConcurrentUpdate), stop=stop_after_attempt(20),
+                        wait=wait_random(0, 0.05), reraise=True)(function, *args, **kwargs)
+    return retried
 
 
 class VersionedDocument(me.Document):
