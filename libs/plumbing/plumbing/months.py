@@ -18,3 +18,10 @@ def months_spanned(after: date, before: date) -> list[str] | None:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
+
+
+def spanned_months_filter(month_field: str, after: date, before: date) -> dict:
+    """A mongoengine filter on ``month_field`` (YYYY-MM) to the months spanned, found by its index; empty when
+    they are too many (the query's own date filter then does the work alone)."""
+    months = months_spanned(after, before)
+    return {} if months is None else {f"{month_field}__in": months}

@@ -3,7 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from plumbing import paging, search
 from plumbing.auth import allow, current_principal, public_endpoint, require_territory
-from plumbing.months import months_spanned
+from plumbing.months import spanned_months_filter
 from plumbing.problems import problem
 from plumbing.validation import known_territory
 
@@ -259,8 +259,7 @@ class Lots(MethodView):
         if query.get("ending_after"):
             lots = lots.filter(end_date__gte=query["ending_after"])
         if query.get("ending_after") and query.get("ending_before"):
-            months = months_spanned(query["ending_after"], query["ending_before"])
-            lots = lots.filter(end_month__in=months) if months is not None else lots
+            lots = lots.filter(**spanned_months_filter("end_month", query["ending_after"], query["ending_before"]))
         if "shortfall" in query:
             lots = lots.filter(shortfall_condition(query["shortfall"]))
         if query.get("q"):

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from plumbing import region, search
 from plumbing.auth import Principal
 from plumbing.events import Event
-from plumbing.months import months_spanned
+from plumbing.months import spanned_months_filter
 from plumbing.outbox import retry_on_conflict
 
 from . import domain
@@ -130,8 +130,8 @@ def listing(territories: list[str], query: dict):
         people = people.filter(window_end__lte=query["window_ends_before"])
     if "window_ends_after" in query:
         people = people.filter(window_end__gte=query["window_ends_after"])
-        months = months_spanned(query["window_ends_after"], query.get("window_ends_before", date.max))
-        people = people.filter(window_end_month__in=months) if months is not None else people
+        people = people.filter(**spanned_months_filter("window_end_month", query["window_ends_after"],
+                                                       query.get("window_ends_before", date.max)))
     return people.only(*LIST_FIELDS)
 
 
